@@ -1,1 +1,14 @@
-"""adapters."""
+"""The partner edge: the client SDK, body adapters and the partner agent."""
+
+from adapters.client import ExchangeClient, InboxItem, InboxPage, SendResult
+from adapters.errors import EdgeError, HubError, VerificationFailed
+
+__all__ = [
+    "EdgeError",
+    "ExchangeClient",
+    "HubError",
+    "InboxItem",
+    "InboxPage",
+    "SendResult",
+    "VerificationFailed",
+]

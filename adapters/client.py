@@ -1,0 +1,280 @@
+"""``ExchangeClient``: the partner SDK — signs requests and messages, verifies what comes back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from adapters.errors import HubError, VerificationFailed
+from keys import (
+    HttpRequest,
+    KeysError,
+    SigningKey,
+    UnknownKey,
+    VerifyingKey,
+    httpsig,
+    jws,
+)
+from schemas import canonical_bytes, envelope_sha256
+
+MESSAGE_TYP = "exchange-message+jws"
+RECEIPT_TYP = "exchange-receipt+jws"
+ACK_TYP = "exchange-ack+jws"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A message the hub accepted, with its verified receipt."""
+
+    id: str
+    status: str
+    receipt: str
+    log_index: int
+    claims: dict[str, Any]
+    created: bool = True
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A message pulled from the inbox, its sender signature and hub receipt verified."""
+
+    cursor: str
+    envelope: dict[str, Any]
+    signature: str
+    receipt: str
+    acked: bool
+    envelope_sha256: str
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the inbox; ``next`` is the cursor to continue from, or None."""
+
+    items: list[InboxItem]
+    next: str | None
+
+
+@dataclass
+class _Cache:
+    hub_keys: dict[str, VerifyingKey] = field(default_factory=dict)
+    partner_keys: dict[str, VerifyingKey] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+class ExchangeClient:
+    """Talks protocol v1 to a hub as one partner key (``kid``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        kid: str,
+        private_key: SigningKey,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 15.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.kid = kid
+        self.private_key = private_key
+        self.http = session or requests.Session()
+        self.timeout = timeout
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._cache = _Cache()
+
+    # -- messages -------------------------------------------------------------------------
+    def sign(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        """The submission body: the envelope and a detached JWS over its JCS bytes."""
+        signature = jws.sign_detached(
+            canonical_bytes(envelope), self.private_key, kid=self.kid, typ=MESSAGE_TYP
+        )
+        return {"envelope": dict(envelope), "signature": signature}
+
+    def send(self, envelope: Mapping[str, Any]) -> SendResult:
+        """Submit one message; return its verified receipt."""
+        response = self._request("POST", "/v1/messages", body=self.sign(envelope))
+        return self._accepted(envelope, response.json(), created=response.status_code == 201)
+
+    def send_batch(self, envelopes: Iterable[Mapping[str, Any]]) -> list[SendResult | HubError]:
+        """Submit up to 100 messages in one request; one result (or refusal) per message."""
+        envelopes = list(envelopes)
+        body = {"messages": [self.sign(e) for e in envelopes]}
+        results = self._request("POST", "/v1/messages:batch", body=body).json()["results"]
+        out: list[SendResult | HubError] = []
+        for envelope, result in zip(envelopes, results, strict=True):
+            if "error" in result:
+                out.append(HubError(int(result["error"].get("status", 422)), result["error"]))
+            else:
+                out.append(self._accepted(envelope, result))
+        return out
+
+    def message(self, message_id: str) -> dict[str, Any]:
+        """A message this partner sent or received, with deliveries and events."""
+        result: dict[str, Any] = self._request("GET", f"/v1/messages/{message_id}").json()
+        return result
+
+    # -- inbox ----------------------------------------------------------------------------
+    def inbox(self, after: str | None = None, limit: int = 100, unacked: bool = False) -> InboxPage:
+        """A page of released messages, each sender signature and receipt verified."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if after is not None:
+            params["after"] = after
+        if unacked:
+            params["unacked"] = "true"
+        page = self._request("GET", "/v1/inbox", params=params).json()
+        items = []
+        for raw in page["items"]:
+            envelope = raw["envelope"]
+            digest = envelope_sha256(envelope)
+            self._verify_sender(envelope, raw["signature"])
+            self.verify_receipt(raw["receipt"], message_id=envelope["id"], digest=digest)
+            self._cache.digests[envelope["id"]] = digest
+            items.append(
+                InboxItem(
+                    raw["cursor"],
+                    envelope,
+                    raw["signature"],
+                    raw["receipt"],
+                    bool(raw["acked"]),
+                    digest,
+                )
+            )
+        return InboxPage(items, page.get("next"))
+
+    def ack(self, message_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Acknowledge received messages with signed acks."""
+        acks = []
+        for message_id in message_ids:
+            digest = self._cache.digests.get(message_id)
+            if digest is None:
+                digest = envelope_sha256(self.message(message_id)["envelope"])
+            claims = {
+                "id": message_id,
+                "envelope_sha256": digest,
+                "acked_at": self.clock().isoformat().replace("+00:00", "Z"),
+            }
+            token = jws.sign_compact(
+                canonical_bytes(claims), self.private_key, kid=self.kid, typ=ACK_TYP
+            )
+            acks.append({"id": message_id, "ack": token})
+        results: list[dict[str, Any]] = self._request(
+            "POST", "/v1/inbox/acks", body={"acks": acks}
+        ).json()["results"]
+        return results
+
+    # -- directory and trust --------------------------------------------------------------
+    def partners(self) -> list[dict[str, Any]]:
+        """The partner directory (ids, names, bodies, keys with windows)."""
+        partners: list[dict[str, Any]] = self._request("GET", "/v1/partners").json()["partners"]
+        for partner in partners:
+            for key in partner["keys"]:
+                if key["revoked_at"] is None:
+                    self._cache.partner_keys[key["kid"]] = VerifyingKey.from_jwk(key["jwk"])
+        return partners
+
+    def hub_keys(self, *, refresh: bool = False) -> dict[str, VerifyingKey]:
+        """The hub's public keys from its JWK Set (cached)."""
+        if refresh or not self._cache.hub_keys:
+            jwks = self._request("GET", "/.well-known/jwks.json", signed=False).json()
+            self._cache.hub_keys = {k["kid"]: VerifyingKey.from_jwk(k) for k in jwks["keys"]}
+        return self._cache.hub_keys
+
+    def verify_receipt(
+        self, receipt: str, *, message_id: str | None = None, digest: str | None = None
+    ) -> dict[str, Any]:
+        """Verify a hub receipt against the JWKS; check it names this message and digest."""
+        try:
+            _header, payload = jws.verify_compact(receipt, self._hub_key, typ=RECEIPT_TYP)
+        except KeysError as failure:
+            raise VerificationFailed(f"receipt does not verify: {failure}") from failure
+        claims: dict[str, Any] = json.loads(payload)
+        if message_id is not None and claims.get("id") != message_id:
+            raise VerificationFailed("receipt names another message")
+        if digest is not None and claims.get("envelope_sha256") != digest:
+            raise VerificationFailed("receipt names another envelope digest")
+        return claims
+
+    def _hub_key(self, kid: str) -> VerifyingKey:
+        keys = self.hub_keys()
+        if kid not in keys:
+            keys = self.hub_keys(refresh=True)
+        if kid not in keys:
+            raise UnknownKey(kid)
+        return keys[kid]
+
+    def _partner_key(self, kid: str) -> VerifyingKey:
+        if kid not in self._cache.partner_keys:
+            self.partners()
+        if kid not in self._cache.partner_keys:
+            raise UnknownKey(kid)
+        return self._cache.partner_keys[kid]
+
+    def _verify_sender(self, envelope: dict[str, Any], signature: str) -> None:
+        try:
+            header = jws.verify_detached(
+                signature, canonical_bytes(envelope), self._partner_key, typ=MESSAGE_TYP
+            )
+        except KeysError as failure:
+            raise VerificationFailed(f"sender signature does not verify: {failure}") from failure
+        if not str(header["kid"]).startswith(f"{envelope['from']}#"):
+            raise VerificationFailed("message signed by a key of another partner")
+
+    def _accepted(
+        self, envelope: Mapping[str, Any], result: dict[str, Any], created: bool = True
+    ) -> SendResult:
+        digest = hashlib.sha256(canonical_bytes(envelope)).hexdigest()
+        claims = self.verify_receipt(
+            result["receipt"], message_id=str(envelope["id"]), digest=digest
+        )
+        if claims.get("log_index") != result["log_index"]:
+            raise VerificationFailed("receipt log index differs from the response")
+        return SendResult(
+            str(envelope["id"]),
+            result["status"],
+            result["receipt"],
+            int(result["log_index"]),
+            claims,
+            created,
+        )
+
+    # -- transport ------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        signed: bool = True,
+    ) -> requests.Response:
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
+        prepared = requests.Request(
+            method,
+            self.base_url + path,
+            params=params,
+            data=data or None,
+            headers={"Content-Type": "application/json"} if data else {},
+        ).prepare()
+        if signed:
+            url = prepared.url or ""
+            signature_headers = httpsig.sign_request(
+                HttpRequest(method=method, url=url, headers=dict(prepared.headers), body=data),
+                self.private_key,
+                kid=self.kid,
+                created=int(self.clock().timestamp()),
+            )
+            prepared.headers.update(signature_headers)
+        response = self.http.send(prepared, timeout=self.timeout)
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"type": "urn:exchange:error:http", "detail": response.text[:200]}
+            raise HubError(response.status_code, problem)
+        return response

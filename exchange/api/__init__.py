@@ -1,0 +1,1 @@
+"""The partner API (PROTOCOL.md §5) as flask-smorest blueprints."""

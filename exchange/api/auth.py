@@ -1,0 +1,58 @@
+"""RFC 9421 request authentication for every partner request under ``/v1/``."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import g, request
+
+from exchange.app import hub
+from exchange.directory import key_resolver
+from exchange.errors import ProblemError
+from keys import HttpRequest, KeyNotValid, RequestSignatureInvalid, UnknownKey, httpsig
+from schemas import partner_of
+
+REQUIRED_COMPONENTS = ("@method", "@path", "@query")
+
+
+def _raw_target() -> str:
+    # The path as the client sent it (gunicorn: RAW_URI; werkzeug: REQUEST_URI), so that
+    # percent-encoding is compared byte for byte.
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        return str(raw)
+    query = request.query_string.decode("latin-1")
+    return quote(request.path) + (f"?{query}" if query else "")
+
+
+def authenticate_partner() -> None:
+    """``before_request`` hook: verify the signature, then set ``g.partner_id`` and ``g.kid``."""
+    the_hub = hub()
+    now = the_hub.now()
+    http_request = HttpRequest(
+        method=request.method,
+        url=f"{request.scheme}://{request.host}{_raw_target()}",
+        headers=dict(request.headers),
+        body=request.get_data(cache=True),
+    )
+    with the_hub.sessions() as session:
+        try:
+            verified = httpsig.verify_request(
+                http_request,
+                key_resolver(session, now),
+                now=now,
+                max_skew=the_hub.config.clock_skew_seconds,
+                required=REQUIRED_COMPONENTS,
+            )
+        except UnknownKey:
+            raise ProblemError(
+                "unknown-key", "The request's keyid is not a registered key."
+            ) from None
+        except KeyNotValid:
+            raise ProblemError(
+                "key-not-valid", "The request's key is revoked or not valid now."
+            ) from None
+        except RequestSignatureInvalid as invalid:
+            raise ProblemError("request-signature-invalid", invalid.reason) from None
+    g.kid = verified.kid
+    g.partner_id = partner_of(verified.kid)

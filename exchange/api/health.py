@@ -1,0 +1,44 @@
+"""Unauthenticated endpoints: liveness, readiness, metrics and the hub's JWK Set."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from exchange import metrics
+from exchange.app import hub
+from exchange.errors import ProblemError
+
+blp = Blueprint("health", __name__)
+
+
+@blp.get("/healthz")
+def healthz() -> Response:
+    """The process is alive."""
+    return jsonify(status="ok")
+
+
+@blp.get("/readyz")
+def readyz() -> Response:
+    """The database answers."""
+    try:
+        with hub().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:
+        raise ProblemError(
+            "unavailable", "The database does not answer.", headers={"Retry-After": "5"}
+        ) from None
+    return jsonify(status="ready")
+
+
+@blp.get("/metrics")
+def prometheus() -> Response:
+    """Prometheus text exposition."""
+    body, content_type = metrics.render()
+    return Response(body, content_type=content_type)
+
+
+@blp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    """The hub's public signing keys (receipts, checkpoints, notices)."""
+    return jsonify(hub().trust.jwks())

@@ -1,0 +1,57 @@
+"""Pull delivery: ``GET /v1/inbox`` and ``POST /v1/inbox/acks``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+
+from exchange.api.auth import authenticate_partner
+from exchange.api.messages import json_body
+from exchange.api.schemas import AckResultsSchema, AcksSchema, InboxQuerySchema, InboxSchema
+from exchange.app import hub
+from exchange.errors import ProblemError
+from exchange.inbox import acknowledge, pull
+
+blp = Blueprint("inbox", __name__, url_prefix="/v1", description="Pull and acknowledge")
+blp.before_request(authenticate_partner)
+
+
+@blp.route("/inbox", methods=["GET"])
+@blp.arguments(InboxQuerySchema, location="query")
+@blp.response(200, InboxSchema)
+def inbox(query: dict[str, Any]) -> Any:
+    """Released messages for the caller, oldest first, from a cursor."""
+    the_hub = hub()
+    after = int(query["after"]) if "after" in query else None
+    with the_hub.sessions.begin() as session:
+        items, next_cursor = pull(
+            session,
+            the_hub.trust,
+            g.partner_id,
+            after=after,
+            limit=query["limit"],
+            unacked=query["unacked"],
+            now=the_hub.now(),
+        )
+    return {"items": items, "next": str(next_cursor) if next_cursor is not None else None}
+
+
+@blp.route("/inbox/acks", methods=["POST"])
+@blp.doc(requestBody={"content": {"application/json": {"schema": AcksSchema}}})
+@blp.response(200, AckResultsSchema)
+def acks() -> Any:
+    """Acknowledge messages with signed acks (kept as evidence for the sender)."""
+    the_hub = hub()
+    body = json_body(the_hub.config.max_batch_bytes)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("acks"), list)
+        or set(body) != {"acks"}
+        or not 1 <= len(body["acks"]) <= 500
+    ):
+        raise ProblemError("schema-invalid", errors={"acks": ["Expected 1..500 acks."]})
+    with the_hub.sessions.begin() as session:
+        results = acknowledge(session, g.partner_id, body["acks"], now=the_hub.now())
+    return {"results": results}

@@ -1,0 +1,142 @@
+"""Submit and read messages: ``POST /v1/messages``, ``:batch``, ``GET /v1/messages/{id}``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import g, request
+from flask_smorest import Blueprint
+
+from exchange.api.auth import authenticate_partner
+from exchange.api.schemas import (
+    AcceptedSchema,
+    BatchResultSchema,
+    BatchSchema,
+    MessageViewSchema,
+    ProblemSchema,
+    SubmissionSchema,
+)
+from exchange.app import hub
+from exchange.errors import ProblemError
+from exchange.intake import open_envelope
+from exchange.ledger import format_time
+from exchange.metrics import count_refusal, count_submission
+from exchange.models import LogEntry, Message
+
+blp = Blueprint("messages", __name__, url_prefix="/v1", description="Submit and read messages")
+blp.before_request(authenticate_partner)
+
+_ERRORS = {"content": {"application/problem+json": {"schema": ProblemSchema}}}
+
+
+def json_body(limit: int) -> Any:
+    """The request body parsed as JSON, after the size check (the signature is already verified)."""
+    body = request.get_data(cache=True)
+    if len(body) > limit:
+        raise ProblemError("payload-too-large", f"The body may not exceed {limit} bytes.")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ProblemError("invalid-json", "The body is not valid UTF-8 JSON.") from None
+
+
+@blp.route("/messages", methods=["POST"])
+@blp.doc(
+    requestBody={"content": {"application/json": {"schema": SubmissionSchema}}},
+    responses={"4XX": _ERRORS},
+)
+@blp.response(
+    201, AcceptedSchema, description="Stored; 200 when the identical message is resubmitted"
+)
+def submit() -> Any:
+    """Submit one signed message."""
+    the_hub = hub()
+    limit = the_hub.config.max_message_bytes * 2 + 65536  # the envelope plus its JSON wrapping
+    try:
+        outcome = the_hub.intake.submit(g.partner_id, json_body(limit), now=the_hub.now())
+    except ProblemError as refusal:
+        count_refusal(refusal.code)
+        raise
+    count_submission(outcome.status, created=outcome.created)
+    return outcome.as_json(), 201 if outcome.created else 200
+
+
+@blp.route("/messages:batch", methods=["POST"])
+@blp.doc(
+    requestBody={"content": {"application/json": {"schema": BatchSchema}}},
+    responses={"4XX": _ERRORS},
+)
+@blp.response(200, BatchResultSchema)
+def submit_batch() -> Any:
+    """Submit up to 100 signed messages; each item succeeds or fails on its own."""
+    the_hub = hub()
+    body = json_body(the_hub.config.max_batch_bytes)
+    if (
+        not isinstance(body, dict)
+        or set(body) != {"messages"}
+        or not isinstance(body["messages"], list)
+    ):
+        raise ProblemError("schema-invalid", errors={"messages": ['Expected {"messages": [...]}.']})
+    items = body["messages"]
+    if not 1 <= len(items) <= the_hub.config.max_batch_items:
+        raise ProblemError(
+            "schema-invalid", errors={"messages": ["Between 1 and 100 messages per batch."]}
+        )
+    results = the_hub.intake.submit_batch(g.partner_id, items, now=the_hub.now())
+    out: list[dict[str, Any]] = []
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, ProblemError):
+            count_refusal(result.code)
+            envelope = item.get("envelope") if isinstance(item, dict) else None
+            item_id = envelope.get("id") if isinstance(envelope, dict) else None
+            out.append(
+                {"id": item_id if isinstance(item_id, str) else None, "error": result.to_problem()}
+            )
+        else:
+            count_submission(result.status, created=result.created)
+            out.append({"id": result.id, **result.as_json()})
+    return {"results": out}
+
+
+@blp.route("/messages/<string:message_id>", methods=["GET"])
+@blp.doc(responses={"404": _ERRORS})
+@blp.response(200, MessageViewSchema)
+def read(message_id: str) -> Any:
+    """A message, its deliveries and its events, for its sender or a recipient."""
+    the_hub = hub()
+    with the_hub.sessions() as session:
+        message = session.get(Message, message_id)
+        if message is None or not _may_read(message, g.partner_id):
+            raise ProblemError("not-found", "No such message for you.")
+        events = (
+            session.query(LogEntry)
+            .filter(LogEntry.message_id == message.id)
+            .order_by(LogEntry.index)
+        )
+        return {
+            "envelope": open_envelope(the_hub.trust, message),
+            "signature": message.signature,
+            "status": message.status,
+            "receipt": message.receipt,
+            "log_index": message.log_index,
+            "deliveries": [
+                {
+                    "recipient": d.recipient,
+                    "state": d.state,
+                    "delivered_at": format_time(d.delivered_at) if d.delivered_at else None,
+                    "acked_at": format_time(d.acked_at) if d.acked_at else None,
+                    "ack": d.ack,
+                }
+                for d in message.deliveries
+            ],
+            "events": [json.loads(e.entry) for e in events],
+        }
+
+
+def _may_read(message: Message, partner_id: str) -> bool:
+    if message.sender == partner_id:
+        return True
+    return message.status == "released" and any(
+        d.recipient == partner_id for d in message.deliveries
+    )

@@ -1,0 +1,113 @@
+"""``create_app``: the Flask hub with its partner API, OpenAPI document and error rendering."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, json
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from exchange.config import Config
+from exchange.errors import PROBLEM_MEDIA_TYPE, ProblemError
+from exchange.hub import Hub
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad-request",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    422: "schema-invalid",
+    429: "rate-limited",
+    503: "unavailable",
+}
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the hub application; configuration comes from the environment by default."""
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Joint-supervision exchange 贯通协同监督数据交换",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=config.max_batch_bytes + 4096,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["exchange"] = Hub(config)
+
+    api = Api(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
+    app.extensions["exchange_api"] = api
+    from exchange.api import directory, docs, health, inbox, messages
+
+    for blueprint in (messages.blp, inbox.blp, directory.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health.blp)
+    app.register_blueprint(docs.blp)
+    _register_error_handlers(app)
+    return app
+
+
+def hub() -> Hub:
+    """The hub of the current application."""
+    instance: Hub = current_app.extensions["exchange"]
+    return instance
+
+
+def problem_response(error: ProblemError) -> Response:
+    """Render a refusal as ``application/problem+json``."""
+    response = Response(
+        json.dumps(error.to_problem()), status=error.status, mimetype=PROBLEM_MEDIA_TYPE
+    )
+    response.headers.update(error.headers)
+    return response
+
+
+def _register_error_handlers(app: Flask) -> None:
+    # Registered after flask-smorest's own, so these win.
+    app.register_error_handler(ProblemError, problem_response)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        code = _HTTP_CODES.get(error.code or 500, "bad-request")
+        messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
+        errors = _flatten(messages) if messages else None
+        detail = None if code == "schema-invalid" else error.description
+        return problem_response(ProblemError(code, detail, status=error.code, errors=errors))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(ProblemError("internal-error"))
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """webargs' nested messages → ``{"json.path": [...]}`` (the location level is dropped)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if not prefix and key in ("json", "query", "form", "headers", "view_args"):
+                flat.update(_flatten(value, ""))
+                continue
+            path = (
+                f"{prefix}[{key}]"
+                if isinstance(key, int)
+                else (f"{prefix}.{key}" if prefix else str(key))
+            )
+            flat.update(_flatten(value, path))
+    else:
+        flat[prefix] = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+    return flat
+
+
+_API_DESCRIPTION = """\
+The hub through which audit (审计机关), discipline inspection (纪检监察机关), inspection tours
+(巡视巡察机构) and personnel (组织人事部门) exchange signed, schema-validated messages.
+Every request under `/v1/` carries an RFC 9421 signature (`sig1`, `ed25519`); every message
+carries a detached JWS over its JCS bytes. Errors are RFC 9457 problem documents."""

@@ -1,0 +1,376 @@
+"""The ``exchange`` command: set up, serve, manage partners and keys, send, pull, review."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import select
+
+from exchange.app import create_app
+from exchange.config import Config
+from exchange.errors import ProblemError
+from exchange.hub import Hub
+from exchange.models import Partner
+from exchange.partners import add_key, add_partner, revoke_key
+from exchange.review import decide, pending
+from keys import KeysError, SigningKey, load_signing_key, load_verifying_key, save_signing_key
+from schemas import BODIES, KID_RE, body_of
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _hub() -> Hub:
+    the_hub: Hub = current_app.extensions["exchange"]
+    return the_hub
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=lambda: create_app(),
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
+def main() -> None:
+    """Joint-supervision exchange hub (贯通协同监督数据交换)."""
+
+
+@main.command(with_appcontext=False)
+def init() -> None:
+    """Create the store under $EXCHANGE_HOME (schema migrations, hub keys) if absent."""
+    config = Config.from_env()
+    created = Hub(config).initialise()
+    for name in created:
+        click.echo(f"created {config.keys_dir / name}")
+    click.echo(f"store ready at {config.database_url}")
+
+
+@main.command(with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn workers")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the hub: gunicorn when installed, else Flask's development server."""
+    config = Config.from_env()
+    metrics_dir = config.home / "run" / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    if shutil.which("gunicorn") or _has_module("gunicorn"):
+        click.echo(f"serving with gunicorn ({workers} workers) on http://{host}:{port}")
+        sys.stdout.flush()
+        os.execv(
+            sys.executable,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                f"{host}:{port}",
+                "--access-logfile",
+                "-",
+                "--timeout",
+                "60",
+                "exchange.app:create_app()",
+            ],
+        )
+    click.echo(
+        f"gunicorn is not installed: serving with Flask's development server on "
+        f"http://{host}:{port} (not for production)"
+    )
+    create_app(config).run(host=host, port=port, threaded=True)
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+@main.command(with_appcontext=False)
+@click.option("--kid", required=True, help="key id, e.g. audit.yanliang#2026-11")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--passphrase-env", default=None, help="encrypt with the passphrase in this variable")
+def keygen(kid: str, out_dir: Path, passphrase_env: str | None) -> None:
+    """Generate an Ed25519 key pair: <out>/<kid>.pem (private, 0600) and .pub.pem."""
+    if not KID_RE.match(kid):
+        _fail(f"not a key id: {kid!r} (expected <partner id>#<label>)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = kid.replace("#", "_")
+    private_path, public_path = out_dir / f"{stem}.pem", out_dir / f"{stem}.pub.pem"
+    if private_path.exists():
+        _fail(f"{private_path} exists; not overwriting")
+    passphrase = os.environ[passphrase_env].encode() if passphrase_env else None
+    key = SigningKey.generate()
+    save_signing_key(private_path, key, passphrase)
+    public_path.write_bytes(key.public_key.to_pem())
+    click.echo(f"private key: {private_path}\npublic key:  {public_path}")
+
+
+@main.group()
+def partners() -> None:
+    """Register and list partners."""
+
+
+@partners.command("add")
+@click.argument("partner_id")
+@click.option("--name", required=True, help="the body's name, e.g. 燕良区审计局")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--kid", default=None, help="defaults to <partner id>#1")
+@click.option("--webhook", default=None, help="URL for push delivery")
+def partners_add(
+    partner_id: str, name: str, key_path: Path, kid: str | None, webhook: str | None
+) -> None:
+    """Register a partner with its first public key."""
+    kid = kid or f"{partner_id}#1"
+    public_key = _load_public(key_path)
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        add_partner(
+            session,
+            partner_id,
+            name=name,
+            kid=kid,
+            public_key=public_key,
+            webhook_url=webhook,
+            actor="cli",
+            now=the_hub.now(),
+        )
+    click.echo(f"added {partner_id} ({BODIES[body_of(partner_id)]}) with key {kid}")
+
+
+@partners.command("list")
+def partners_list() -> None:
+    """List partners and their keys."""
+    with _hub().sessions() as session:
+        for partner in session.scalars(select(Partner).order_by(Partner.id)):
+            click.echo(
+                f"{partner.id}\t{partner.status}\t{partner.name}"
+                + (f"\twebhook={partner.webhook_url}" if partner.webhook_url else "")
+            )
+            for key in partner.keys:
+                state = "revoked" if key.revoked_at else "active"
+                until = f" until {key.not_after:%Y-%m-%d}" if key.not_after else ""
+                click.echo(f"  {key.kid}\t{state}\tfrom {key.not_before:%Y-%m-%d}{until}")
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Add and revoke partner keys."""
+
+
+@keys_group.command("add")
+@click.argument("partner_id")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--kid", required=True)
+@click.option("--not-before", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None)
+@click.option("--not-after", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None)
+def keys_add(
+    partner_id: str,
+    key_path: Path,
+    kid: str,
+    not_before: datetime | None,
+    not_after: datetime | None,
+) -> None:
+    """Add a key to a partner (dates are UTC)."""
+    public_key = _load_public(key_path)
+    the_hub = _hub()
+    now = the_hub.now()
+    with _refusals(), the_hub.sessions.begin() as session:
+        add_key(
+            session,
+            partner_id,
+            kid=kid,
+            public_key=public_key,
+            not_before=not_before.replace(tzinfo=UTC) if not_before else now,
+            not_after=not_after.replace(tzinfo=UTC) if not_after else None,
+            actor="cli",
+            now=now,
+        )
+    click.echo(f"added key {kid}")
+
+
+@keys_group.command("revoke")
+@click.argument("kid")
+def keys_revoke(kid: str) -> None:
+    """Revoke a key now: signatures by it are refused from this moment."""
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        revoke_key(session, kid, actor="cli", now=the_hub.now())
+    click.echo(f"revoked {kid}")
+
+
+@main.group()
+def review() -> None:
+    """Approve or reject messages held for review."""
+
+
+@review.command("list")
+def review_list() -> None:
+    """Messages waiting for review."""
+    with _hub().sessions() as session:
+        for message in pending(session):
+            approvals = sum(1 for r in message.reviews if r.decision == "approved")
+            click.echo(
+                f"{message.id}\t{message.type}\t{message.sender} → "
+                f"{','.join(d.recipient for d in message.deliveries)}\t"
+                f"{approvals}/{message.required_approvals} approvals"
+            )
+
+
+@review.command("approve")
+@click.argument("message_id")
+@click.option("--as", "reviewer", required=True, help="the reviewer's name")
+def review_approve(message_id: str, reviewer: str) -> None:
+    """Approve; the message is released once enough distinct reviewers approved."""
+    _decide(message_id, reviewer, approve=True, reason=None)
+
+
+@review.command("reject")
+@click.argument("message_id")
+@click.option("--as", "reviewer", required=True, help="the reviewer's name")
+@click.option("--reason", required=True)
+def review_reject(message_id: str, reviewer: str, reason: str) -> None:
+    """Reject: the message is never released."""
+    _decide(message_id, reviewer, approve=False, reason=reason)
+
+
+def _decide(message_id: str, reviewer: str, *, approve: bool, reason: str | None) -> None:
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        status = decide(
+            session,
+            message_id,
+            reviewer=reviewer,
+            approve=approve,
+            reason=reason,
+            now=the_hub.now(),
+        ).status
+    click.echo(f"{message_id}: {status}")
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn the hub's refusals into a one-line CLI error."""
+    try:
+        yield
+    except ProblemError as refusal:
+        raise click.ClickException(refusal.detail) from None
+
+
+@main.command(with_appcontext=False)
+@click.option("--as", "kid", required=True, help="your key id")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--url",
+    default=lambda: os.environ.get("EXCHANGE_URL", DEFAULT_URL),
+    show_default="$EXCHANGE_URL or http://127.0.0.1:8080",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
+    """Sign and send envelope files (JSON); print each verified receipt."""
+    from adapters import ExchangeClient, HubError
+
+    client = ExchangeClient(url, kid, _load_private(key_path))
+    failed = False
+    for path in files:
+        try:
+            result = client.send(json.loads(path.read_text(encoding="utf-8")))
+        except HubError as refusal:
+            failed = True
+            click.echo(
+                json.dumps({"file": str(path), "error": refusal.problem}, ensure_ascii=False),
+                err=True,
+            )
+            continue
+        click.echo(
+            json.dumps(
+                {
+                    "file": str(path),
+                    "id": result.id,
+                    "status": result.status,
+                    "log_index": result.log_index,
+                },
+                ensure_ascii=False,
+            )
+        )
+    if failed:
+        sys.exit(1)
+
+
+@main.command(with_appcontext=False)
+@click.option("--as", "kid", required=True, help="your key id")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", default=lambda: os.environ.get("EXCHANGE_URL", DEFAULT_URL))
+@click.option("--after", default=None, help="cursor to continue from")
+@click.option("--ack/--no-ack", default=True, show_default=True, help="acknowledge what is pulled")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="write each message to <out>/<id>.json instead of printing",
+)
+def pull(
+    kid: str, key_path: Path, url: str, after: str | None, ack: bool, out_dir: Path | None
+) -> None:
+    """Pull the inbox (verifying every signature and receipt), print or save, and ack."""
+    from adapters import ExchangeClient
+
+    client = ExchangeClient(url, kid, _load_private(key_path))
+    cursor = after
+    while True:
+        page = client.inbox(after=cursor, limit=100)
+        for item in page.items:
+            record: dict[str, Any] = {
+                "cursor": item.cursor,
+                "envelope": item.envelope,
+                "signature": item.signature,
+                "receipt": item.receipt,
+            }
+            if out_dir is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / f"{item.envelope['id']}.json").write_text(
+                    json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
+                )
+            else:
+                click.echo(json.dumps(record, ensure_ascii=False))
+        if ack and page.items:
+            client.ack([i.envelope["id"] for i in page.items if not i.acked])
+        if page.items:
+            cursor = page.items[-1].cursor
+        if page.next is None:
+            break
+    click.echo(f"cursor: {cursor}", err=True)
+
+
+def _load_public(path: Path) -> Any:
+    try:
+        return load_verifying_key(path)
+    except KeysError as bad:
+        _fail(f"{path}: not an Ed25519 key ({bad})")
+
+
+def _load_private(path: Path) -> SigningKey:
+    passphrase = os.environ.get("EXCHANGE_CLIENT_KEY_PASSPHRASE")
+    try:
+        return load_signing_key(path, passphrase.encode() if passphrase else None)
+    except KeysError as bad:
+        raise click.ClickException(f"{path}: cannot load the private key ({bad})") from bad

@@ -1,0 +1,58 @@
+"""The hub as one object: configuration, store, trust, agreements and intake, wired once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from exchange.agreements import AgreementBook
+from exchange.config import Config
+from exchange.db import make_engine, make_sessionmaker, upgrade
+from exchange.intake import Intake
+from exchange.trust import HubTrust
+
+
+class Hub:
+    """Lazily built services of one hub instance (the Flask app and the CLI share it)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def now(self) -> datetime:
+        """The hub's clock (replaceable in tests through the config)."""
+        return self.config.clock()
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database engine."""
+        return make_engine(self.config.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """Session factory."""
+        return make_sessionmaker(self.engine)
+
+    @cached_property
+    def trust(self) -> HubTrust:
+        """The hub's keys, sealing ring and PII key."""
+        return HubTrust.load(self.config.keys_dir)
+
+    @cached_property
+    def agreements(self) -> AgreementBook:
+        """Agreements in force."""
+        return AgreementBook.load(self.config.agreements_path)
+
+    @cached_property
+    def intake(self) -> Intake:
+        """The submission pipeline."""
+        return Intake(self.sessions, self.trust, self.agreements, self.config)
+
+    def initialise(self) -> list[str]:
+        """Create the store's schema and the hub's secrets if absent; return what was made."""
+        self.config.home.mkdir(parents=True, exist_ok=True)
+        created = HubTrust.ensure(self.config.keys_dir, now=self.now())
+        upgrade(self.config.database_url)
+        return created

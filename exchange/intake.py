@@ -1,0 +1,290 @@
+"""Intake: verify → validate → route → store → log → receipt, for one message or a batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from exchange.agreements import Agreement, AgreementBook
+from exchange.config import Config
+from exchange.directory import active_partners, key_resolver
+from exchange.errors import ProblemError
+from exchange.ledger import LogAppender, close_log, format_time, open_log
+from exchange.models import Delivery, Message, PersonRef
+from exchange.review import release
+from exchange.trust import RECEIPT_TYP, HubTrust
+from keys import KeyNotValid, SignatureInvalid, UnknownKey, jws
+from schemas import (
+    ClassifiedContent,
+    Envelope,
+    MessageInvalid,
+    body_of,
+    canonical_bytes,
+    id_numbers,
+    mask_id_number,
+    partner_of,
+    validate_envelope,
+)
+
+MESSAGE_TYP = "exchange-message+jws"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A submission that passed every check that needs no write."""
+
+    envelope: Envelope
+    canonical: bytes
+    digest: str
+    signature: str
+    kid: str
+    agreement: Agreement
+    sealed: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The hub's answer to one accepted submission (``created`` is false on a resubmission)."""
+
+    id: str
+    status: str
+    receipt: str
+    log_index: int
+    created: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The response body of PROTOCOL §5."""
+        return {"status": self.status, "receipt": self.receipt, "log_index": self.log_index}
+
+
+def _outcome(message: Message, created: bool) -> Outcome:
+    return Outcome(message.id, message.receipt_status, message.receipt, message.log_index, created)
+
+
+class Intake:
+    """Accepts signed messages from authenticated partners."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        trust: HubTrust,
+        agreements: AgreementBook,
+        config: Config,
+    ) -> None:
+        self.sessions = sessions
+        self.trust = trust
+        self.agreements = agreements
+        self.config = config
+
+    def submit(self, partner_id: str, item: Any, *, now: datetime) -> Outcome:
+        """Check and store one submission; raise ``ProblemError`` on refusal."""
+        with self.sessions() as session:
+            checked = self.check(session, partner_id, item, now=now)
+        result = self._store([checked], now=now)[0]
+        if isinstance(result, ProblemError):
+            raise result
+        return result
+
+    def submit_batch(
+        self, partner_id: str, items: list[Any], *, now: datetime
+    ) -> list[Outcome | ProblemError]:
+        """Check every item on its own, then store the good ones in one transaction."""
+        results: list[Outcome | ProblemError | None] = []
+        good: list[Checked] = []
+        with self.sessions() as session:
+            for item in items:
+                try:
+                    good.append(self.check(session, partner_id, item, now=now))
+                    results.append(None)
+                except ProblemError as refusal:
+                    results.append(refusal)
+        stored = iter(self._store(good, now=now)) if good else iter(())
+        return [next(stored) if r is None else r for r in results]
+
+    def check(self, session: Session, partner_id: str, item: Any, *, now: datetime) -> Checked:
+        """Everything before the write: shape, size, signature, schema, sender, route."""
+        if not isinstance(item, dict):
+            raise ProblemError("schema-invalid", errors={"": ["Expected a JSON object."]})
+        errors: dict[str, list[str]] = {}
+        for name in set(item) - {"envelope", "signature"}:
+            errors[name] = ["Unknown field."]
+        if not isinstance(item.get("envelope"), dict):
+            errors["envelope"] = ["Missing or not an object."]
+        if not isinstance(item.get("signature"), str):
+            errors["signature"] = ["Missing or not a string."]
+        if errors:
+            raise ProblemError("schema-invalid", errors=errors)
+        raw: dict[str, Any] = item["envelope"]
+        signature: str = item["signature"]
+        try:
+            canonical = canonical_bytes(raw)
+        except MessageInvalid as invalid:
+            raise ProblemError("schema-invalid", errors=invalid.errors) from None
+        if len(canonical) > self.config.max_message_bytes:
+            raise ProblemError("payload-too-large", "A message may not exceed 1 MiB.")
+
+        # Nothing of the envelope is trusted before its signature is.
+        try:
+            header = jws.verify_detached(
+                signature, canonical, key_resolver(session, now), typ=MESSAGE_TYP
+            )
+        except UnknownKey:
+            raise ProblemError(
+                "unknown-key", "The message's kid is not a registered key."
+            ) from None
+        except KeyNotValid:
+            raise ProblemError(
+                "key-not-valid", "The message's key is revoked or not valid now."
+            ) from None
+        except SignatureInvalid:
+            raise ProblemError(
+                "signature-invalid", "The JWS does not verify over JCS(envelope)."
+            ) from None
+        kid = str(header["kid"])
+
+        try:
+            envelope = validate_envelope(raw)
+        except ClassifiedContent as classified:
+            raise ProblemError(
+                "classified-content-refused",
+                f"A state-secret marker was found at {classified.path}; "
+                "the hub carries non-classified data only.",
+            ) from None
+        except MessageInvalid as invalid:
+            raise ProblemError("schema-invalid", errors=invalid.errors) from None
+
+        if envelope.sender != partner_of(kid) or envelope.sender != partner_id:
+            raise ProblemError(
+                "sender-mismatch",
+                "`from` must be the partner of the signing key and of the request.",
+            )
+        agreement = self._route(session, envelope)
+        sealed = self.trust.sealing.seal(canonical, aad=envelope.id.encode())
+        digest = hashlib.sha256(canonical).hexdigest()
+        return Checked(envelope, canonical, digest, signature, kid, agreement, sealed)
+
+    def _route(self, session: Session, envelope: Envelope) -> Agreement:
+        agreement = self.agreements.for_route(
+            envelope.type, body_of(envelope.sender), {body_of(r) for r in envelope.recipients}
+        )
+        missing = sorted(set(envelope.recipients) - active_partners(session, envelope.recipients))
+        if missing:
+            raise ProblemError("route-not-allowed", f"Not an active partner: {', '.join(missing)}.")
+        if agreement.reply_to is not None:
+            self._check_reply(session, envelope, agreement.reply_to)
+        return agreement
+
+    @staticmethod
+    def _check_reply(session: Session, envelope: Envelope, answered_type: str) -> None:
+        # A feedback goes from a recipient of the original back to its sender only.
+        original = session.get(Message, envelope.in_reply_to) if envelope.in_reply_to else None
+        if original is None or original.type != answered_type or original.status != "released":
+            raise ProblemError(
+                "route-not-allowed",
+                f"A {envelope.type} must answer a released {answered_type} (in_reply_to).",
+            )
+        recipients = {d.recipient for d in original.deliveries}
+        if envelope.sender not in recipients or envelope.recipients != (original.sender,):
+            raise ProblemError(
+                "route-not-allowed",
+                "A reply goes from a recipient of the original to its sender only.",
+            )
+
+    def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
+        with self.sessions.begin() as session:
+            # Lock first: every writer queues here, so the existence check below cannot race.
+            log = open_log(session)
+            ids = {c.envelope.id for c in batch}
+            known = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+            results: list[Outcome | ProblemError] = []
+            for checked in batch:
+                prior = known.get(checked.envelope.id)
+                if prior is None:
+                    prior = known[checked.envelope.id] = self._insert(session, log, checked, now)
+                    results.append(_outcome(prior, created=True))
+                elif prior.envelope_sha256 == checked.digest:
+                    results.append(_outcome(prior, created=False))
+                else:
+                    results.append(
+                        ProblemError(
+                            "duplicate-conflict",
+                            "This message id is already stored with a different digest.",
+                        )
+                    )
+            close_log(session, log)
+        return results
+
+    def _insert(
+        self, session: Session, log: LogAppender, checked: Checked, now: datetime
+    ) -> Message:
+        envelope = checked.envelope
+        status = "pending_review" if checked.agreement.reviewers else "released"
+        message = Message(
+            id=envelope.id,
+            type=envelope.type,
+            sender=envelope.sender,
+            subject=envelope.subject,
+            in_reply_to=envelope.in_reply_to,
+            classification=envelope.classification,
+            sent_at=envelope.sent_at,
+            received_at=now,
+            envelope_sha256=checked.digest,
+            sealed_envelope=checked.sealed,
+            signature=checked.signature,
+            signer_kid=checked.kid,
+            status=status,
+            required_approvals=checked.agreement.reviewers,
+            receipt_status=status,
+            size_bytes=len(checked.canonical),
+        )
+        message.log_index = log.append(
+            at=now,
+            actor=envelope.sender,
+            action="message:received",
+            message_id=envelope.id,
+            type=envelope.type,
+            envelope_sha256=checked.digest,
+            kid=checked.kid,
+        )
+        session.add(message)
+        deliveries = [
+            Delivery(message_id=envelope.id, recipient=r, state="held") for r in envelope.recipients
+        ]
+        session.add_all(deliveries)
+        for path, number in id_numbers(envelope):
+            session.add(
+                PersonRef(
+                    message_id=envelope.id,
+                    json_path=path,
+                    masked=mask_id_number(number),
+                    id_hmac=self.trust.person_hmac(number),
+                )
+            )
+        if status == "released":
+            release(log, message, deliveries, actor="hub", now=now)
+        receipt = {
+            "id": envelope.id,
+            "type": envelope.type,
+            "from": envelope.sender,
+            "to": list(envelope.recipients),
+            "envelope_sha256": checked.digest,
+            "received_at": format_time(now),
+            "status": status,
+            "log_index": message.log_index,
+        }
+        message.receipt = self.trust.sign_compact(canonical_bytes(receipt), RECEIPT_TYP)
+        return message
+
+
+def open_envelope(trust: HubTrust, message: Message) -> dict[str, Any]:
+    """The stored envelope, unsealed (its bytes are the JCS the sender signed)."""
+    envelope: dict[str, Any] = json.loads(
+        trust.sealing.open(message.sealed_envelope, aad=message.id.encode())
+    )
+    return envelope

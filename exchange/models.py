@@ -1,0 +1,197 @@
+"""The hub's tables (SQLAlchemy 2, typed). Payloads are sealed; metadata stays in clear columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Partner(Base):
+    """A partner body's system: ``audit.yanliang`` and its keys."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    keys: Mapped[list[PartnerKey]] = relationship(
+        back_populates="partner", order_by="PartnerKey.not_before"
+    )
+
+
+class PartnerKey(Base):
+    """One Ed25519 public key of a partner, with its validity window."""
+
+    __tablename__ = "partner_keys"
+
+    kid: Mapped[str] = mapped_column(String(160), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    not_after: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    partner: Mapped[Partner] = relationship(back_populates="keys")
+
+    def valid_at(self, moment: datetime) -> bool:
+        """Whether a signature made at ``moment`` by this key is acceptable."""
+        if self.revoked_at is not None and moment >= self.revoked_at:
+            return False
+        if moment < self.not_before:
+            return False
+        return self.not_after is None or moment < self.not_after
+
+
+class Message(Base):
+    """One submitted envelope: metadata in clear, the envelope itself sealed (AES-256-GCM)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    sender: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    in_reply_to: Mapped[str | None] = mapped_column(String(64), index=True)
+    classification: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    envelope_sha256: Mapped[str] = mapped_column(String(64))
+    sealed_envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[str] = mapped_column(Text)
+    signer_kid: Mapped[str] = mapped_column(String(160))
+    status: Mapped[str] = mapped_column(String(20))
+    required_approvals: Mapped[int] = mapped_column(Integer, default=0)
+    receipt: Mapped[str] = mapped_column(Text)
+    receipt_status: Mapped[str] = mapped_column(String(20))
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="message", order_by="Delivery.recipient"
+    )
+    reviews: Mapped[list[Review]] = relationship(order_by="Review.at")
+
+    __table_args__ = (
+        Index("ix_messages_sender_subject", "sender", "subject"),
+        Index("ix_messages_status_received", "status", "received_at"),
+    )
+
+
+class Delivery(Base):
+    """One recipient's copy of a message: held, queued, delivered (pulled or pushed), acked."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"))
+    recipient: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    # The log index of the release: dense, assigned in commit order, so an inbox cursor never
+    # skips a message that commits late.
+    cursor: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ack: Mapped[str | None] = mapped_column(Text)
+    ack_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    message: Mapped[Message] = relationship(back_populates="deliveries")
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "recipient"),
+        Index("ix_deliveries_inbox", "recipient", "cursor"),
+    )
+
+
+class Review(Base):
+    """An administrator's decision on a held message."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(120))
+    decision: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("message_id", "reviewer"),)
+
+
+class PersonRef(Base):
+    """An ID number seen in a message: masked and keyed-hashed, never in clear."""
+
+    __tablename__ = "person_refs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    json_path: Mapped[str] = mapped_column(String(200))
+    masked: Mapped[str] = mapped_column(String(18))
+    id_hmac: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class LogEntry(Base):
+    """One transparency-log entry: its JCS bytes and leaf hash (RFC 6962 §2.1)."""
+
+    __tablename__ = "log_entries"
+
+    index: Mapped[int] = mapped_column("idx", BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(60))
+    message_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogHead(Base):
+    """The single row that serialises appends: locked while an entry is added."""
+
+    __tablename__ = "log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,87 @@
+"""Review before release: distinct approvers (four eyes for referrals), rejection, release."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exchange.errors import ProblemError
+from exchange.ledger import LogAppender, close_log, open_log
+from exchange.models import Delivery, Message, Review
+
+
+def release(
+    log: LogAppender, message: Message, deliveries: list[Delivery], *, actor: str, now: datetime
+) -> int:
+    """Make ``message`` visible to its recipients; the release's log index is their cursor."""
+    index = log.append(
+        at=now,
+        actor=actor,
+        action="message:released",
+        message_id=message.id,
+        type=message.type,
+        envelope_sha256=message.envelope_sha256,
+    )
+    message.status = "released"
+    message.released_at = now
+    for delivery in deliveries:
+        delivery.state = "queued"
+        delivery.cursor = index
+    return index
+
+
+def decide(
+    session: Session,
+    message_id: str,
+    *,
+    reviewer: str,
+    approve: bool,
+    reason: str | None,
+    now: datetime,
+) -> Message:
+    """Record one reviewer's decision; release once enough distinct reviewers approved."""
+    log = open_log(session)
+    message = session.get(Message, message_id)
+    if message is None:
+        raise ProblemError("not-found", f"No message {message_id}.")
+    if message.status != "pending_review":
+        raise ProblemError(
+            "invalid-transition", f"Message is {message.status}, not pending_review."
+        )
+    if any(r.reviewer == reviewer for r in message.reviews):
+        raise ProblemError("invalid-transition", f"{reviewer} has already reviewed this message.")
+    if not approve and not reason:
+        raise ProblemError("bad-request", "A rejection needs a reason.")
+    decision = "approved" if approve else "rejected"
+    session.add(
+        Review(message_id=message.id, reviewer=reviewer, decision=decision, reason=reason, at=now)
+    )
+    log.append(
+        at=now,
+        actor=f"admin:{reviewer}",
+        action=f"message:review:{decision}",
+        message_id=message.id,
+        type=message.type,
+        envelope_sha256=message.envelope_sha256,
+    )
+    if not approve:
+        message.status = "rejected"
+        for delivery in message.deliveries:
+            delivery.state = "rejected"
+    else:
+        approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
+        if approvals >= message.required_approvals:
+            release(log, message, list(message.deliveries), actor="hub", now=now)
+    close_log(session, log)
+    return message
+
+
+def pending(session: Session) -> list[Message]:
+    """Messages waiting for review, oldest first."""
+    return list(
+        session.scalars(
+            select(Message).where(Message.status == "pending_review").order_by(Message.received_at)
+        )
+    )

@@ -1,0 +1,112 @@
+"""Helpers shared by the tests: partner registration and raw signed requests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+
+from adapters import ExchangeClient
+from exchange.hub import Hub
+from exchange.models import Message
+from exchange.partners import add_partner
+from keys import HttpRequest, SigningKey, httpsig, jws
+from schemas import canonical_bytes
+
+NAMES = {
+    "audit.yanliang": "燕良区审计局",
+    "discipline.yanliang": "燕良区纪委监委",
+    "inspection.yanliang": "燕良区委巡察办",
+    "personnel.yanliang": "燕良区委组织部",
+}
+
+
+@dataclass
+class PartnerKeys:
+    """A registered partner's id, kid and private key."""
+
+    partner_id: str
+    kid: str
+    key: SigningKey
+
+    def client(self, base_url: str) -> ExchangeClient:
+        """A real client speaking as this partner."""
+        return ExchangeClient(base_url, self.kid, self.key)
+
+    def sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        """A submission body signed by this partner."""
+        signature = jws.sign_detached(
+            canonical_bytes(envelope), self.key, kid=self.kid, typ="exchange-message+jws"
+        )
+        return {"envelope": envelope, "signature": signature}
+
+
+def register(
+    the_hub: Hub, partner_id: str, *, kid: str | None = None, key: SigningKey | None = None
+) -> PartnerKeys:
+    """Register a partner with one key straight in the store (the CLI has its own test)."""
+    key = key or SigningKey.generate()
+    kid = kid or f"{partner_id}#1"
+    now = the_hub.now() - timedelta(minutes=5)
+    with the_hub.sessions.begin() as session:
+        add_partner(
+            session,
+            partner_id,
+            name=NAMES.get(partner_id, partner_id),
+            kid=kid,
+            public_key=key.public_key,
+            webhook_url=None,
+            actor="test",
+            now=now,
+        )
+    return PartnerKeys(partner_id, kid, key)
+
+
+def signed_request(
+    base_url: str,
+    who: PartnerKeys,
+    method: str,
+    path: str,
+    *,
+    body: bytes = b"",
+    created: int | None = None,
+    extra_headers: dict[str, str] | None = None,
+    key: SigningKey | None = None,
+    kid: str | None = None,
+) -> requests.Response:
+    """Send a raw request signed (RFC 9421) as ``who``; the knobs let tests break it."""
+    url = base_url + path
+    headers = {"Content-Type": "application/json"} if body else {}
+    headers.update(
+        httpsig.sign_request(
+            HttpRequest(method=method, url=url, headers=headers, body=body),
+            key or who.key,
+            kid=kid or who.kid,
+            created=created,
+        )
+    )
+    headers.update(extra_headers or {})
+    return requests.request(method, url, data=body or None, headers=headers, timeout=30)
+
+
+def post_json(base_url: str, who: PartnerKeys, path: str, document: Any) -> requests.Response:
+    """POST a JSON document, signed as ``who``."""
+    return signed_request(
+        base_url, who, "POST", path, body=json.dumps(document, ensure_ascii=False).encode()
+    )
+
+
+def message_count(the_hub: Hub) -> int:
+    """How many message rows the store holds."""
+    with the_hub.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(Message)) or 0)
+
+
+def problem_code(response: requests.Response) -> str:
+    """The problem code of an error response (checking the media type)."""
+    assert response.headers["Content-Type"].startswith("application/problem+json"), response.text
+    return str(response.json()["type"]).removeprefix("urn:exchange:error:")
