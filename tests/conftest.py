@@ -83,6 +83,7 @@ def hub_app_and_server(
     yield app.extensions["exchange"], f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     app.extensions["exchange"].engine.dispose()
+    app.extensions["exchange"].read_engine.dispose()
 
 
 @pytest.fixture
