@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, json
+from flask import Flask, Response, current_app, g, json
 from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from exchange.config import Config
@@ -51,7 +52,14 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)
     _register_error_handlers(app)
+    app.teardown_request(_close_reader)
     return app
+
+
+def _close_reader(_error: BaseException | None) -> None:
+    reader = g.pop("reader", None)
+    if reader is not None:
+        reader.close()
 
 
 def hub() -> Hub:
@@ -80,6 +88,17 @@ def _register_error_handlers(app: Flask) -> None:
         errors = _flatten(messages) if messages else None
         detail = None if code == "schema-invalid" else error.description
         return problem_response(ProblemError(code, detail, status=error.code, errors=errors))
+
+    @app.errorhandler(DBAPIError)
+    def _database(error: DBAPIError) -> Response:
+        if not error.connection_invalidated and not isinstance(error, OperationalError):
+            return _unexpected(error)
+        log.warning("database unavailable: %s", error.__class__.__name__)
+        return problem_response(
+            ProblemError(
+                "unavailable", "The store is unavailable; retry.", headers={"Retry-After": "5"}
+            )
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -159,7 +159,7 @@ def partners_add(
 @partners.command("list")
 def partners_list() -> None:
     """List partners and their keys."""
-    with _hub().sessions() as session:
+    with _hub().readers() as session:
         for partner in session.scalars(select(Partner).order_by(Partner.id)):
             click.echo(
                 f"{partner.id}\t{partner.status}\t{partner.name}"
@@ -225,7 +225,7 @@ def review() -> None:
 @review.command("list")
 def review_list() -> None:
     """Messages waiting for review."""
-    with _hub().sessions() as session:
+    with _hub().readers() as session:
         for message in pending(session):
             approvals = sum(1 for r in message.reviews if r.decision == "approved")
             click.echo(

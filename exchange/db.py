@@ -13,20 +13,25 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the hub: WAL and immediate write transactions on SQLite."""
+def make_engine(url: str, *, readonly: bool = False) -> Engine:
+    """An engine tuned for the hub: WAL, and on SQLite immediate write transactions.
+
+    ``readonly`` engines (SQLite only) begin deferred transactions: WAL readers never wait.
+    """
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and not url.endswith(":memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
-        _serialise_sqlite_writers(engine)
+        _tune_sqlite(engine, begin="BEGIN" if readonly else "BEGIN IMMEDIATE")
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it costs a round trip per checkout on the hot path. A dropped connection
+    # fails one request (answered 503 with Retry-After) and the pool replaces it.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
 
 
-def _serialise_sqlite_writers(engine: Engine) -> None:
-    # pysqlite's deferred BEGIN lets two writers both read and then deadlock on upgrade;
-    # BEGIN IMMEDIATE takes the write lock up front so concurrent workers queue instead.
+def _tune_sqlite(engine: Engine, *, begin: str) -> None:
+    # pysqlite's deferred BEGIN lets two writers both read and then fail on upgrade;
+    # BEGIN IMMEDIATE takes the write lock up front so concurrent writers queue instead.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -39,7 +44,7 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -8,44 +8,70 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.models import Partner, PartnerKey
-from keys import KeyNotValid, KeyResolver, UnknownKey, VerifyingKey
+from keys import KeyNotValid, UnknownKey, VerifyingKey
 from schemas import partner_of
 
 
-def key_resolver(session: Session, now: datetime, *, partner_id: str | None = None) -> KeyResolver:
-    """Resolve a partner ``kid`` to its public key, refusing unknown, revoked, expired keys.
+class KeyLookup:
+    """A ``KeyResolver`` over the store for one request: refuses unknown, revoked, expired keys.
 
-    With ``partner_id``, only that partner's keys count (a recipient signs its own acks).
+    Resolved keys are remembered for the rest of the request, so the request signature and the
+    message signature cost one query between them. With ``partner_id``, only that partner's
+    keys count (a recipient signs its own acks).
     """
-    cache: dict[str, VerifyingKey] = {}
 
-    def resolve(kid: str) -> VerifyingKey:
-        if kid in cache:
-            return cache[kid]
+    def __init__(self, session: Session, now: datetime, *, partner_id: str | None = None) -> None:
+        self.session = session
+        self._now = now
+        self._partner_id = partner_id
+        self._resolved: dict[str, VerifyingKey] = {}
+        self._active: dict[tuple[str, ...], set[str]] = {}
+
+    def __call__(self, kid: str) -> VerifyingKey:
+        if kid in self._resolved:
+            return self._resolved[kid]
         try:
             owner = partner_of(kid)
         except ValueError:
             raise UnknownKey(kid) from None
-        if partner_id is not None and owner != partner_id:
+        if self._partner_id is not None and owner != self._partner_id:
             raise UnknownKey(kid)
-        row = session.execute(
-            select(PartnerKey, Partner.status)
+        row = self.session.execute(
+            select(
+                PartnerKey.public_key,
+                PartnerKey.not_before,
+                PartnerKey.not_after,
+                PartnerKey.revoked_at,
+                Partner.status,
+            )
             .join(Partner, Partner.id == PartnerKey.partner_id)
             .where(PartnerKey.kid == kid)
         ).first()
         if row is None:
             raise UnknownKey(kid)
-        key, status = row
-        if status != "active" or not key.valid_at(now):
+        public_key, not_before, not_after, revoked_at, status = row
+        if status != "active" or not key_valid_at(self._now, not_before, not_after, revoked_at):
             raise KeyNotValid(kid)
-        cache[kid] = VerifyingKey.from_raw(key.public_key)
-        return cache[kid]
+        self._resolved[kid] = VerifyingKey.from_raw(public_key)
+        return self._resolved[kid]
 
-    return resolve
+    def active_partners(self, ids: tuple[str, ...]) -> set[str]:
+        """Which of ``ids`` are registered, active partners (remembered per set of ids)."""
+        if ids not in self._active:
+            self._active[ids] = set(
+                self.session.scalars(
+                    select(Partner.id).where(Partner.id.in_(ids), Partner.status == "active")
+                )
+            )
+        return self._active[ids]
 
 
-def active_partners(session: Session, ids: list[str] | tuple[str, ...]) -> set[str]:
-    """Which of ``ids`` are registered, active partners."""
-    return set(
-        session.scalars(select(Partner.id).where(Partner.id.in_(ids), Partner.status == "active"))
-    )
+def key_valid_at(
+    moment: datetime, not_before: datetime, not_after: datetime | None, revoked_at: datetime | None
+) -> bool:
+    """Whether a signature made at ``moment`` by a key with this window is acceptable."""
+    if revoked_at is not None and moment >= revoked_at:
+        return False
+    if moment < not_before:
+        return False
+    return not_after is None or moment < not_after

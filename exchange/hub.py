@@ -31,9 +31,22 @@ class Hub:
         return make_engine(self.config.database_url)
 
     @cached_property
+    def read_engine(self) -> Engine:
+        """The engine for read-only work: autocommit on PostgreSQL (no BEGIN/ROLLBACK round
+        trips), deferred transactions on SQLite (WAL readers never wait for the writer)."""
+        if self.engine.dialect.name != "sqlite":
+            return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return make_engine(self.config.database_url, readonly=True)
+
+    @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        """Session factory."""
+        """Sessions for work that writes."""
         return make_sessionmaker(self.engine)
+
+    @cached_property
+    def readers(self) -> sessionmaker[Session]:
+        """Sessions for work that only reads."""
+        return make_sessionmaker(self.read_engine)
 
     @cached_property
     def trust(self) -> HubTrust:
@@ -48,7 +61,7 @@ class Hub:
     @cached_property
     def intake(self) -> Intake:
         """The submission pipeline."""
-        return Intake(self.sessions, self.trust, self.agreements, self.config)
+        return Intake(self.sessions, self.readers, self.trust, self.agreements, self.config)
 
     def initialise(self) -> list[str]:
         """Create the store's schema and the hub's secrets if absent; return what was made."""

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from exchange.directory import key_resolver
+from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
 from exchange.intake import open_envelope
 from exchange.ledger import close_log, open_log
@@ -77,7 +77,7 @@ def acknowledge(
     session: Session, recipient: str, acks: list[Any], *, now: datetime
 ) -> list[dict[str, Any]]:
     """Verify and keep each signed ack; acking twice is harmless (the first ack is kept)."""
-    resolve = key_resolver(session, now, partner_id=recipient)
+    resolve = KeyLookup(session, now, partner_id=recipient)
     results: list[dict[str, Any]] = []
     log = open_log(session)
     for item in acks:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.agreements import Agreement, AgreementBook
 from exchange.config import Config
-from exchange.directory import active_partners, key_resolver
+from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
 from exchange.ledger import LogAppender, close_log, format_time, open_log
 from exchange.models import Delivery, Message, PersonRef
-from exchange.review import release
+from exchange.review import log_release
 from exchange.trust import RECEIPT_TYP, HubTrust
 from keys import KeyNotValid, SignatureInvalid, UnknownKey, jws
 from schemas import (
@@ -63,51 +63,47 @@ class Outcome:
         return {"status": self.status, "receipt": self.receipt, "log_index": self.log_index}
 
 
-def _outcome(message: Message, created: bool) -> Outcome:
-    return Outcome(message.id, message.receipt_status, message.receipt, message.log_index, created)
-
-
 class Intake:
     """Accepts signed messages from authenticated partners."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
+        readers: sessionmaker[Session],
         trust: HubTrust,
         agreements: AgreementBook,
         config: Config,
     ) -> None:
         self.sessions = sessions
+        self.readers = readers
         self.trust = trust
         self.agreements = agreements
         self.config = config
 
-    def submit(self, partner_id: str, item: Any, *, now: datetime) -> Outcome:
+    def submit(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Outcome:
         """Check and store one submission; raise ``ProblemError`` on refusal."""
-        with self.sessions() as session:
-            checked = self.check(session, partner_id, item, now=now)
+        checked = self.check(partner_id, item, lookup=lookup, now=now)
         result = self._store([checked], now=now)[0]
         if isinstance(result, ProblemError):
             raise result
         return result
 
     def submit_batch(
-        self, partner_id: str, items: list[Any], *, now: datetime
+        self, partner_id: str, items: list[Any], *, lookup: KeyLookup, now: datetime
     ) -> list[Outcome | ProblemError]:
         """Check every item on its own, then store the good ones in one transaction."""
         results: list[Outcome | ProblemError | None] = []
         good: list[Checked] = []
-        with self.sessions() as session:
-            for item in items:
-                try:
-                    good.append(self.check(session, partner_id, item, now=now))
-                    results.append(None)
-                except ProblemError as refusal:
-                    results.append(refusal)
+        for item in items:
+            try:
+                good.append(self.check(partner_id, item, lookup=lookup, now=now))
+                results.append(None)
+            except ProblemError as refusal:
+                results.append(refusal)
         stored = iter(self._store(good, now=now)) if good else iter(())
         return [next(stored) if r is None else r for r in results]
 
-    def check(self, session: Session, partner_id: str, item: Any, *, now: datetime) -> Checked:
+    def check(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Checked:
         """Everything before the write: shape, size, signature, schema, sender, route."""
         if not isinstance(item, dict):
             raise ProblemError("schema-invalid", errors={"": ["Expected a JSON object."]})
@@ -131,9 +127,7 @@ class Intake:
 
         # Nothing of the envelope is trusted before its signature is.
         try:
-            header = jws.verify_detached(
-                signature, canonical, key_resolver(session, now), typ=MESSAGE_TYP
-            )
+            header = jws.verify_detached(signature, canonical, lookup, typ=MESSAGE_TYP)
         except UnknownKey:
             raise ProblemError(
                 "unknown-key", "The message's kid is not a registered key."
@@ -164,20 +158,20 @@ class Intake:
                 "sender-mismatch",
                 "`from` must be the partner of the signing key and of the request.",
             )
-        agreement = self._route(session, envelope)
+        agreement = self._route(lookup, envelope)
         sealed = self.trust.sealing.seal(canonical, aad=envelope.id.encode())
         digest = hashlib.sha256(canonical).hexdigest()
         return Checked(envelope, canonical, digest, signature, kid, agreement, sealed)
 
-    def _route(self, session: Session, envelope: Envelope) -> Agreement:
+    def _route(self, lookup: KeyLookup, envelope: Envelope) -> Agreement:
         agreement = self.agreements.for_route(
             envelope.type, body_of(envelope.sender), {body_of(r) for r in envelope.recipients}
         )
-        missing = sorted(set(envelope.recipients) - active_partners(session, envelope.recipients))
+        missing = sorted(set(envelope.recipients) - lookup.active_partners(envelope.recipients))
         if missing:
             raise ProblemError("route-not-allowed", f"Not an active partner: {', '.join(missing)}.")
         if agreement.reply_to is not None:
-            self._check_reply(session, envelope, agreement.reply_to)
+            self._check_reply(lookup.session, envelope, agreement.reply_to)
         return agreement
 
     @staticmethod
@@ -201,15 +195,31 @@ class Intake:
             # Lock first: every writer queues here, so the existence check below cannot race.
             log = open_log(session)
             ids = {c.envelope.id for c in batch}
-            known = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+            known: dict[str, tuple[str, Outcome]] = {
+                row.id: (
+                    row.envelope_sha256,
+                    Outcome(row.id, row.receipt_status, row.receipt, row.log_index, created=False),
+                )
+                for row in session.execute(
+                    select(
+                        Message.id,
+                        Message.envelope_sha256,
+                        Message.receipt_status,
+                        Message.receipt,
+                        Message.log_index,
+                    ).where(Message.id.in_(ids))
+                )
+            }
+            rows = _Rows()
             results: list[Outcome | ProblemError] = []
             for checked in batch:
                 prior = known.get(checked.envelope.id)
                 if prior is None:
-                    prior = known[checked.envelope.id] = self._insert(session, log, checked, now)
-                    results.append(_outcome(prior, created=True))
-                elif prior.envelope_sha256 == checked.digest:
-                    results.append(_outcome(prior, created=False))
+                    outcome = self._add(rows, log, checked, now)
+                    known[outcome.id] = (checked.digest, replace(outcome, created=False))
+                    results.append(outcome)
+                elif prior[0] == checked.digest:
+                    results.append(prior[1])
                 else:
                     results.append(
                         ProblemError(
@@ -217,33 +227,15 @@ class Intake:
                             "This message id is already stored with a different digest.",
                         )
                     )
+            rows.write(session)
             close_log(session, log)
         return results
 
-    def _insert(
-        self, session: Session, log: LogAppender, checked: Checked, now: datetime
-    ) -> Message:
+    def _add(self, rows: _Rows, log: LogAppender, checked: Checked, now: datetime) -> Outcome:
+        """Build the rows of one new message: message, deliveries, person refs, log entries."""
         envelope = checked.envelope
         status = "pending_review" if checked.agreement.reviewers else "released"
-        message = Message(
-            id=envelope.id,
-            type=envelope.type,
-            sender=envelope.sender,
-            subject=envelope.subject,
-            in_reply_to=envelope.in_reply_to,
-            classification=envelope.classification,
-            sent_at=envelope.sent_at,
-            received_at=now,
-            envelope_sha256=checked.digest,
-            sealed_envelope=checked.sealed,
-            signature=checked.signature,
-            signer_kid=checked.kid,
-            status=status,
-            required_approvals=checked.agreement.reviewers,
-            receipt_status=status,
-            size_bytes=len(checked.canonical),
-        )
-        message.log_index = log.append(
+        log_index = log.append(
             at=now,
             actor=envelope.sender,
             action="message:received",
@@ -252,34 +244,86 @@ class Intake:
             envelope_sha256=checked.digest,
             kid=checked.kid,
         )
-        session.add(message)
-        deliveries = [
-            Delivery(message_id=envelope.id, recipient=r, state="held") for r in envelope.recipients
-        ]
-        session.add_all(deliveries)
-        for path, number in id_numbers(envelope):
-            session.add(
-                PersonRef(
-                    message_id=envelope.id,
-                    json_path=path,
-                    masked=mask_id_number(number),
-                    id_hmac=self.trust.person_hmac(number),
-                )
-            )
+        cursor = None
         if status == "released":
-            release(log, message, deliveries, actor="hub", now=now)
-        receipt = {
-            "id": envelope.id,
-            "type": envelope.type,
-            "from": envelope.sender,
-            "to": list(envelope.recipients),
-            "envelope_sha256": checked.digest,
-            "received_at": format_time(now),
-            "status": status,
-            "log_index": message.log_index,
-        }
-        message.receipt = self.trust.sign_compact(canonical_bytes(receipt), RECEIPT_TYP)
-        return message
+            cursor = log_release(
+                log, envelope.id, envelope.type, checked.digest, actor="hub", now=now
+            )
+        receipt = self.trust.sign_compact(
+            canonical_bytes(
+                {
+                    "id": envelope.id,
+                    "type": envelope.type,
+                    "from": envelope.sender,
+                    "to": list(envelope.recipients),
+                    "envelope_sha256": checked.digest,
+                    "received_at": format_time(now),
+                    "status": status,
+                    "log_index": log_index,
+                }
+            ),
+            RECEIPT_TYP,
+        )
+        rows.messages.append(
+            {
+                "id": envelope.id,
+                "type": envelope.type,
+                "sender": envelope.sender,
+                "subject": envelope.subject,
+                "in_reply_to": envelope.in_reply_to,
+                "classification": envelope.classification,
+                "sent_at": envelope.sent_at,
+                "received_at": now,
+                "released_at": now if cursor is not None else None,
+                "envelope_sha256": checked.digest,
+                "sealed_envelope": checked.sealed,
+                "signature": checked.signature,
+                "signer_kid": checked.kid,
+                "status": status,
+                "required_approvals": checked.agreement.reviewers,
+                "receipt": receipt,
+                "receipt_status": status,
+                "log_index": log_index,
+                "size_bytes": len(checked.canonical),
+            }
+        )
+        rows.deliveries.extend(
+            {
+                "message_id": envelope.id,
+                "recipient": recipient,
+                "state": "queued" if cursor is not None else "held",
+                "cursor": cursor,
+            }
+            for recipient in envelope.recipients
+        )
+        rows.persons.extend(
+            {
+                "message_id": envelope.id,
+                "json_path": path,
+                "masked": mask_id_number(number),
+                "id_hmac": self.trust.person_hmac(number),
+            }
+            for path, number in id_numbers(envelope)
+        )
+        return Outcome(envelope.id, status, receipt, log_index, created=True)
+
+
+@dataclass
+class _Rows:
+    """Rows of new messages, written with one executemany per table."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    persons: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        for model, rows in (
+            (Message, self.messages),
+            (Delivery, self.deliveries),
+            (PersonRef, self.persons),
+        ):
+            if rows:
+                session.execute(insert(model), rows)
 
 
 def open_envelope(trust: HubTrust, message: Message) -> dict[str, Any]:

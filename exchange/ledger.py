@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from exchange.models import LogEntry, LogHead
@@ -19,11 +19,12 @@ def format_time(moment: datetime) -> str:
 
 
 class LogAppender:
-    """Appends entries within one transaction; built by ``open_log``, which locks the head."""
+    """Collects entries for one transaction; built by ``open_log``, written by ``close_log``."""
 
-    def __init__(self, session: Session, first_index: int) -> None:
-        self._session = session
+    def __init__(self, first_index: int) -> None:
+        self.first_index = first_index
         self.next_index = first_index
+        self.rows: list[dict[str, Any]] = []
 
     def append(
         self,
@@ -46,16 +47,16 @@ class LogAppender:
             entry["message_id"] = message_id
         entry.update({k: v for k, v in fields.items() if v is not None})
         entry_bytes = canonical_bytes(entry)
-        self._session.add(
-            LogEntry(
-                index=index,
-                at=at,
-                actor=actor,
-                action=action,
-                message_id=message_id,
-                entry=entry_bytes,
-                leaf_hash=leaf_hash(entry_bytes),
-            )
+        self.rows.append(
+            {
+                "index": index,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "message_id": message_id,
+                "entry": entry_bytes,
+                "leaf_hash": leaf_hash(entry_bytes),
+            }
         )
         self.next_index += 1
         return index
@@ -71,12 +72,16 @@ def open_log(session: Session) -> LogAppender:
     size = session.execute(
         select(LogHead.size).where(LogHead.id == 1).with_for_update()
     ).scalar_one()
-    return LogAppender(session, size)
+    return LogAppender(size)
 
 
 def close_log(session: Session, appender: LogAppender) -> None:
-    """Record the new head size."""
-    session.execute(update(LogHead).where(LogHead.id == 1).values(size=appender.next_index))
+    """Write the collected entries and the new head size."""
+    if appender.rows:
+        session.execute(insert(LogEntry), appender.rows)
+        session.execute(update(LogHead).where(LogHead.id == 1).values(size=appender.next_index))
+        appender.rows = []
+        appender.first_index = appender.next_index
 
 
 def append_one(session: Session, **entry: Any) -> int:

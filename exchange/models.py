@@ -77,14 +77,6 @@ class PartnerKey(Base):
 
     partner: Mapped[Partner] = relationship(back_populates="keys")
 
-    def valid_at(self, moment: datetime) -> bool:
-        """Whether a signature made at ``moment`` by this key is acceptable."""
-        if self.revoked_at is not None and moment >= self.revoked_at:
-            return False
-        if moment < self.not_before:
-            return False
-        return self.not_after is None or moment < self.not_after
-
 
 class Message(Base):
     """One submitted envelope: metadata in clear, the envelope itself sealed (AES-256-GCM)."""

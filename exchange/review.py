@@ -9,24 +9,37 @@ from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
 from exchange.ledger import LogAppender, close_log, open_log
-from exchange.models import Delivery, Message, Review
+from exchange.models import Message, Review
 
 
-def release(
-    log: LogAppender, message: Message, deliveries: list[Delivery], *, actor: str, now: datetime
+def log_release(
+    log: LogAppender,
+    message_id: str,
+    type_: str,
+    envelope_sha256: str,
+    *,
+    actor: str,
+    now: datetime,
 ) -> int:
-    """Make ``message`` visible to its recipients; the release's log index is their cursor."""
-    index = log.append(
+    """Log a release; its index is the recipients' inbox cursor."""
+    return log.append(
         at=now,
         actor=actor,
         action="message:released",
-        message_id=message.id,
-        type=message.type,
-        envelope_sha256=message.envelope_sha256,
+        message_id=message_id,
+        type=type_,
+        envelope_sha256=envelope_sha256,
+    )
+
+
+def release(log: LogAppender, message: Message, *, actor: str, now: datetime) -> int:
+    """Make a held ``message`` visible to its recipients."""
+    index = log_release(
+        log, message.id, message.type, message.envelope_sha256, actor=actor, now=now
     )
     message.status = "released"
     message.released_at = now
-    for delivery in deliveries:
+    for delivery in message.deliveries:
         delivery.state = "queued"
         delivery.cursor = index
     return index
@@ -73,7 +86,7 @@ def decide(
     else:
         approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
         if approvals >= message.required_approvals:
-            release(log, message, list(message.deliveries), actor="hub", now=now)
+            release(log, message, actor="hub", now=now)
     close_log(session, log)
     return message
 

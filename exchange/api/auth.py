@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import g, request
 
 from exchange.app import hub
-from exchange.directory import key_resolver
+from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
 from keys import HttpRequest, KeyNotValid, RequestSignatureInvalid, UnknownKey, httpsig
 from schemas import partner_of
@@ -35,24 +35,25 @@ def authenticate_partner() -> None:
         headers=dict(request.headers),
         body=request.get_data(cache=True),
     )
-    with the_hub.sessions() as session:
-        try:
-            verified = httpsig.verify_request(
-                http_request,
-                key_resolver(session, now),
-                now=now,
-                max_skew=the_hub.config.clock_skew_seconds,
-                required=REQUIRED_COMPONENTS,
-            )
-        except UnknownKey:
-            raise ProblemError(
-                "unknown-key", "The request's keyid is not a registered key."
-            ) from None
-        except KeyNotValid:
-            raise ProblemError(
-                "key-not-valid", "The request's key is revoked or not valid now."
-            ) from None
-        except RequestSignatureInvalid as invalid:
-            raise ProblemError("request-signature-invalid", invalid.reason) from None
+    # One read session serves the whole request (closed by the app's teardown).
+    g.reader = session = the_hub.readers()
+    lookup = KeyLookup(session, now)
+    try:
+        verified = httpsig.verify_request(
+            http_request,
+            lookup,
+            now=now,
+            max_skew=the_hub.config.clock_skew_seconds,
+            required=REQUIRED_COMPONENTS,
+        )
+    except UnknownKey:
+        raise ProblemError("unknown-key", "The request's keyid is not a registered key.") from None
+    except KeyNotValid:
+        raise ProblemError(
+            "key-not-valid", "The request's key is revoked or not valid now."
+        ) from None
+    except RequestSignatureInvalid as invalid:
+        raise ProblemError("request-signature-invalid", invalid.reason) from None
     g.kid = verified.kid
+    g.key_lookup = lookup
     g.partner_id = partner_of(verified.kid)

@@ -23,7 +23,7 @@ blp.before_request(authenticate_partner)
 @blp.response(200, PartnersSchema)
 def partners() -> Any:
     """Every partner with its public keys and their windows."""
-    with hub().sessions() as session:
+    with hub().readers() as session:
         rows = session.scalars(
             select(Partner).options(selectinload(Partner.keys)).order_by(Partner.id)
         )

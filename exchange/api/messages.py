@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import g, request
 from flask_smorest import Blueprint
+from sqlalchemy import select
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import (
@@ -23,6 +24,7 @@ from exchange.intake import open_envelope
 from exchange.ledger import format_time
 from exchange.metrics import count_refusal, count_submission
 from exchange.models import LogEntry, Message
+from schemas import JsonInvalid, parse_json
 
 blp = Blueprint("messages", __name__, url_prefix="/v1", description="Submit and read messages")
 blp.before_request(authenticate_partner)
@@ -36,9 +38,9 @@ def json_body(limit: int) -> Any:
     if len(body) > limit:
         raise ProblemError("payload-too-large", f"The body may not exceed {limit} bytes.")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ProblemError("invalid-json", "The body is not valid UTF-8 JSON.") from None
+        return parse_json(body)
+    except JsonInvalid as invalid:
+        raise ProblemError("invalid-json", invalid.reason) from None
 
 
 @blp.route("/messages", methods=["POST"])
@@ -54,7 +56,9 @@ def submit() -> Any:
     the_hub = hub()
     limit = the_hub.config.max_message_bytes * 2 + 65536  # the envelope plus its JSON wrapping
     try:
-        outcome = the_hub.intake.submit(g.partner_id, json_body(limit), now=the_hub.now())
+        outcome = the_hub.intake.submit(
+            g.partner_id, json_body(limit), lookup=g.key_lookup, now=the_hub.now()
+        )
     except ProblemError as refusal:
         count_refusal(refusal.code)
         raise
@@ -83,7 +87,9 @@ def submit_batch() -> Any:
         raise ProblemError(
             "schema-invalid", errors={"messages": ["Between 1 and 100 messages per batch."]}
         )
-    results = the_hub.intake.submit_batch(g.partner_id, items, now=the_hub.now())
+    results = the_hub.intake.submit_batch(
+        g.partner_id, items, lookup=g.key_lookup, now=the_hub.now()
+    )
     out: list[dict[str, Any]] = []
     for item, result in zip(items, results, strict=True):
         if isinstance(result, ProblemError):
@@ -104,34 +110,31 @@ def submit_batch() -> Any:
 @blp.response(200, MessageViewSchema)
 def read(message_id: str) -> Any:
     """A message, its deliveries and its events, for its sender or a recipient."""
-    the_hub = hub()
-    with the_hub.sessions() as session:
-        message = session.get(Message, message_id)
-        if message is None or not _may_read(message, g.partner_id):
-            raise ProblemError("not-found", "No such message for you.")
-        events = (
-            session.query(LogEntry)
-            .filter(LogEntry.message_id == message.id)
-            .order_by(LogEntry.index)
-        )
-        return {
-            "envelope": open_envelope(the_hub.trust, message),
-            "signature": message.signature,
-            "status": message.status,
-            "receipt": message.receipt,
-            "log_index": message.log_index,
-            "deliveries": [
-                {
-                    "recipient": d.recipient,
-                    "state": d.state,
-                    "delivered_at": format_time(d.delivered_at) if d.delivered_at else None,
-                    "acked_at": format_time(d.acked_at) if d.acked_at else None,
-                    "ack": d.ack,
-                }
-                for d in message.deliveries
-            ],
-            "events": [json.loads(e.entry) for e in events],
-        }
+    session = g.reader
+    message = session.get(Message, message_id)
+    if message is None or not _may_read(message, g.partner_id):
+        raise ProblemError("not-found", "No such message for you.")
+    events = session.scalars(
+        select(LogEntry.entry).where(LogEntry.message_id == message.id).order_by(LogEntry.index)
+    )
+    return {
+        "envelope": open_envelope(hub().trust, message),
+        "signature": message.signature,
+        "status": message.status,
+        "receipt": message.receipt,
+        "log_index": message.log_index,
+        "deliveries": [
+            {
+                "recipient": d.recipient,
+                "state": d.state,
+                "delivered_at": format_time(d.delivered_at) if d.delivered_at else None,
+                "acked_at": format_time(d.acked_at) if d.acked_at else None,
+                "ack": d.ack,
+            }
+            for d in message.deliveries
+        ],
+        "events": [json.loads(entry) for entry in events],
+    }
 
 
 def _may_read(message: Message, partner_id: str) -> bool:
