@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from exchange.models import Partner, PartnerKey
 from keys import KeyNotValid, UnknownKey, VerifyingKey
 from schemas import partner_of
+
+KEYS = cast(Table, PartnerKey.__table__)
+PARTNERS = cast(Table, Partner.__table__)
 
 
 class KeyLookup:
@@ -38,14 +42,14 @@ class KeyLookup:
             raise UnknownKey(kid)
         row = self.session.execute(
             select(
-                PartnerKey.public_key,
-                PartnerKey.not_before,
-                PartnerKey.not_after,
-                PartnerKey.revoked_at,
-                Partner.status,
+                KEYS.c.public_key,
+                KEYS.c.not_before,
+                KEYS.c.not_after,
+                KEYS.c.revoked_at,
+                PARTNERS.c.status,
             )
-            .join(Partner, Partner.id == PartnerKey.partner_id)
-            .where(PartnerKey.kid == kid)
+            .join(PARTNERS, PARTNERS.c.id == KEYS.c.partner_id)
+            .where(KEYS.c.kid == kid)
         ).first()
         if row is None:
             raise UnknownKey(kid)
@@ -60,7 +64,9 @@ class KeyLookup:
         if ids not in self._active:
             self._active[ids] = set(
                 self.session.scalars(
-                    select(Partner.id).where(Partner.id.in_(ids), Partner.status == "active")
+                    select(PARTNERS.c.id).where(
+                        PARTNERS.c.id.in_(ids), PARTNERS.c.status == "active"
+                    )
                 )
             )
         return self._active[ids]

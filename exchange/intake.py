@@ -6,16 +6,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.agreements import Agreement, AgreementBook
 from exchange.config import Config
 from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
-from exchange.ledger import LogAppender, close_log, format_time, open_log
+from exchange.ledger import LogAppender, close_log, format_time, reserve_log
 from exchange.models import Delivery, Message, PersonRef
 from exchange.review import log_release
 from exchange.trust import RECEIPT_TYP, HubTrust
@@ -33,6 +34,7 @@ from schemas import (
 )
 
 MESSAGE_TYP = "exchange-message+jws"
+MESSAGES = cast(Table, Message.__table__)
 
 
 @dataclass(frozen=True)
@@ -191,9 +193,15 @@ class Intake:
             )
 
     def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
+        try:
+            return self._store_once(batch, now=now)
+        except IntegrityError:
+            # Another writer stored one of these ids between our check and our lock: once more,
+            # and the check sees it.
+            return self._store_once(batch, now=now)
+
+    def _store_once(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
         with self.sessions.begin() as session:
-            # Lock first: every writer queues here, so the existence check below cannot race.
-            log = open_log(session)
             ids = {c.envelope.id for c in batch}
             known: dict[str, tuple[str, Outcome]] = {
                 row.id: (
@@ -202,19 +210,27 @@ class Intake:
                 )
                 for row in session.execute(
                     select(
-                        Message.id,
-                        Message.envelope_sha256,
-                        Message.receipt_status,
-                        Message.receipt,
-                        Message.log_index,
-                    ).where(Message.id.in_(ids))
+                        MESSAGES.c.id,
+                        MESSAGES.c.envelope_sha256,
+                        MESSAGES.c.receipt_status,
+                        MESSAGES.c.receipt,
+                        MESSAGES.c.log_index,
+                    ).where(MESSAGES.c.id.in_(ids))
                 )
             }
+            new: dict[str, Checked] = {}
+            for checked in batch:
+                if checked.envelope.id not in known:
+                    new.setdefault(checked.envelope.id, checked)
+            # Received, plus released when no review is needed: the entries each new one adds.
+            count = sum(1 if c.agreement.reviewers else 2 for c in new.values())
+            log = reserve_log(session, count) if count else None
             rows = _Rows()
             results: list[Outcome | ProblemError] = []
             for checked in batch:
                 prior = known.get(checked.envelope.id)
                 if prior is None:
+                    assert log is not None
                     outcome = self._add(rows, log, checked, now)
                     known[outcome.id] = (checked.digest, replace(outcome, created=False))
                     results.append(outcome)
@@ -228,7 +244,8 @@ class Intake:
                         )
                     )
             rows.write(session)
-            close_log(session, log)
+            if log is not None:
+                close_log(session, log)
         return results
 
     def _add(self, rows: _Rows, log: LogAppender, checked: Checked, now: datetime) -> Outcome:
@@ -317,13 +334,13 @@ class _Rows:
     persons: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
-        for model, rows in (
-            (Message, self.messages),
-            (Delivery, self.deliveries),
-            (PersonRef, self.persons),
+        for table, rows in (
+            (MESSAGES, self.messages),
+            (cast(Table, Delivery.__table__), self.deliveries),
+            (cast(Table, PersonRef.__table__), self.persons),
         ):
             if rows:
-                session.execute(insert(model), rows)
+                session.execute(table.insert(), rows)
 
 
 def open_envelope(trust: HubTrust, message: Message) -> dict[str, Any]:
