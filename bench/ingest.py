@@ -40,7 +40,8 @@ def fresh_postgres(database: str) -> str:
     admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}).first()
+            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}
+        ).first()
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{database}"'))
     admin.dispose()
@@ -68,22 +69,27 @@ class Hub:
 
     def __init__(self, database_url: str, workers: int) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="exchange-bench-"))
-        self.env = dict(os.environ, EXCHANGE_HOME=str(self.home),
-                        EXCHANGE_DATABASE_URL=database_url)
+        self.env = dict(
+            os.environ, EXCHANGE_HOME=str(self.home), EXCHANGE_DATABASE_URL=database_url
+        )
         exchange(self.env, "init")
         self.keys: dict[str, SigningKey] = {}
         for partner_id in PARTNERS:
             key = SigningKey.generate()
             path = self.home / f"{partner_id}.pem"
             save_signing_key(path, key)
-            exchange(self.env, "partners", "add", partner_id, "--name", partner_id,
-                     "--key", str(path))
+            exchange(
+                self.env, "partners", "add", partner_id, "--name", partner_id, "--key", str(path)
+            )
             self.keys[partner_id] = key
         self.url = f"http://127.0.0.1:{free_port()}"
         port = self.url.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
-            [EXCHANGE, "serve", "--port", port, "--workers", str(workers)], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [EXCHANGE, "serve", "--port", port, "--workers", str(workers)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(200):
             try:
                 if requests.get(self.url + "/readyz", timeout=1).ok:
@@ -106,30 +112,37 @@ def envelope() -> dict[str, Any]:
 
 
 def signed(key: SigningKey, kid: str, envelope_: dict[str, Any]) -> dict[str, Any]:
-    signature = jws.sign_detached(canonical_bytes(envelope_), key, kid=kid,
-                                  typ="exchange-message+jws")
+    signature = jws.sign_detached(
+        canonical_bytes(envelope_), key, kid=kid, typ="exchange-message+jws"
+    )
     return {"envelope": envelope_, "signature": signature}
 
 
-def prepare(url: str, key: SigningKey, kid: str, path: str,
-            document: Any) -> tuple[str, bytes, dict[str, str]]:
+def prepare(
+    url: str, key: SigningKey, kid: str, path: str, document: Any
+) -> tuple[str, bytes, dict[str, str]]:
     body = json.dumps(document, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json"}
-    headers.update(httpsig.sign_request(HttpRequest("POST", url + path, headers, body), key,
-                                        kid=kid))
+    headers.update(
+        httpsig.sign_request(HttpRequest("POST", url + path, headers, body), key, kid=kid)
+    )
     return url + path, body, headers
 
 
-def drive(requests_: list[tuple[str, bytes, dict[str, str]]], concurrency: int,
-          check: Callable[[requests.Response], None]) -> tuple[float, list[float]]:
+def drive(
+    requests_: list[tuple[str, bytes, dict[str, str]]],
+    concurrency: int,
+    check: Callable[[requests.Response], None],
+) -> tuple[float, list[float]]:
     """Send the prepared requests from ``concurrency`` threads; return (seconds, latencies)."""
     latencies: list[float] = []
+    failures: list[BaseException] = []
     lock = threading.Lock()
     queue = list(reversed(requests_))
 
     def worker() -> None:
         session = requests.Session()
-        while True:
+        while not failures:
             with lock:
                 if not queue:
                     return
@@ -137,7 +150,11 @@ def drive(requests_: list[tuple[str, bytes, dict[str, str]]], concurrency: int,
             started = time.perf_counter()
             response = session.post(url, data=body, headers=headers, timeout=60)
             elapsed = time.perf_counter() - started
-            check(response)
+            try:
+                check(response)
+            except BaseException as failure:  # a thread's SystemExit would vanish: keep it
+                failures.append(failure)
+                return
             with lock:
                 latencies.append(elapsed)
 
@@ -147,6 +164,8 @@ def drive(requests_: list[tuple[str, bytes, dict[str, str]]], concurrency: int,
         thread.start()
     for thread in threads:
         thread.join()
+    if failures:
+        raise failures[0]
     return time.perf_counter() - started, latencies
 
 
@@ -157,10 +176,16 @@ def floor(count: int) -> float:
     items = []
     for _ in range(count):
         document = signed(sender, "audit.bench#1", envelope())
-        url, body, headers = prepare("http://127.0.0.1", sender, "audit.bench#1",
-                                     "/v1/messages", document)
-        items.append((canonical_bytes(document["envelope"]), document["signature"],
-                      HttpRequest("POST", url, headers, body)))
+        url, body, headers = prepare(
+            "http://127.0.0.1", sender, "audit.bench#1", "/v1/messages", document
+        )
+        items.append(
+            (
+                canonical_bytes(document["envelope"]),
+                document["signature"],
+                HttpRequest("POST", url, headers, body),
+            )
+        )
     receipt = canonical_bytes({"id": "x" * 26, "status": "released", "log_index": 1})
     started = time.perf_counter()
     for canonical, signature, request in items:
@@ -197,21 +222,29 @@ def main() -> None:
                 raise SystemExit(f"refused: {response.status_code} {response.text[:300]}")
 
         def batch_ok(response: requests.Response) -> None:
-            if response.status_code != 200 or any(
-                    "error" in r for r in response.json()["results"]):
+            if response.status_code != 200 or any("error" in r for r in response.json()["results"]):
                 raise SystemExit(f"batch refused: {response.text[:300]}")
 
         # Warm up both workers (imports, connection pools) outside the timed runs.
-        warm = [prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope()))
-                for _ in range(40)]
+        warm = [
+            prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope()))
+            for _ in range(40)
+        ]
         drive(warm, args.concurrency, created)
 
-        singles = [prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope()))
-                   for _ in range(args.messages)]
+        singles = [
+            prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope()))
+            for _ in range(args.messages)
+        ]
         single_seconds, single_latency = drive(singles, args.concurrency, created)
         batches = [
-            prepare(hub.url, key, kid, "/v1/messages:batch",
-                    {"messages": [signed(key, kid, envelope()) for _ in range(args.batch_size)]})
+            prepare(
+                hub.url,
+                key,
+                kid,
+                "/v1/messages:batch",
+                {"messages": [signed(key, kid, envelope()) for _ in range(args.batch_size)]},
+            )
             for _ in range(args.messages // args.batch_size)
         ]
         batch_seconds, batch_latency = drive(batches, args.concurrency, batch_ok)
@@ -220,19 +253,24 @@ def main() -> None:
 
     single_rate = args.messages / single_seconds
     batch_rate = len(batches) * args.batch_size / batch_seconds
-    print(f"database: {args.database}; gunicorn workers: {args.workers}; "
-          f"client threads: {args.concurrency}; cores: {os.cpu_count()}")
-    print(f"floor (verify JWS + verify HTTP signature + sign receipt, one process): "
-          f"{floor_rate:,.0f} messages/s")
+    print(
+        f"database: {args.database}; gunicorn workers: {args.workers}; "
+        f"client threads: {args.concurrency}; cores: {os.cpu_count()}"
+    )
+    print(
+        f"floor (verify JWS + verify HTTP signature + sign receipt, one process): "
+        f"{floor_rate:,.0f} messages/s"
+    )
     print("| mode | messages | messages/s | p50 ms | p99 ms | fraction of floor |")
     print("|---|---|---|---|---|---|")
     for mode, count, rate, latencies in (
         ("single", args.messages, single_rate, single_latency),
-        (f"batch of {args.batch_size}", len(batches) * args.batch_size, batch_rate,
-         batch_latency),
+        (f"batch of {args.batch_size}", len(batches) * args.batch_size, batch_rate, batch_latency),
     ):
-        print(f"| {mode} | {count} | {rate:,.0f} | {percentile(latencies, 50) * 1000:.1f} | "
-              f"{percentile(latencies, 99) * 1000:.1f} | {rate / floor_rate:.2f} |")
+        print(
+            f"| {mode} | {count} | {rate:,.0f} | {percentile(latencies, 50) * 1000:.1f} | "
+            f"{percentile(latencies, 99) * 1000:.1f} | {rate / floor_rate:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.errors import ProblemError
+from schemas import MESSAGE_TYPES
 
 BODIES = ("audit", "discipline", "inspection", "personnel")
 
@@ -86,22 +87,44 @@ class AgreementBook:
             return cls(DEFAULT_AGREEMENTS)
         with path.open("rb") as handle:
             document: dict[str, Any] = tomllib.load(handle)
-        rules = []
-        for item in document.get("agreement", []):
-            unknown = set(item) - {"type", "from", "to", "reviewers", "reply_to"}
-            if (
-                unknown
-                or item.get("from") not in BODIES
-                or not set(item.get("to", [])) <= set(BODIES)
-            ):
-                raise ValueError(f"{path}: bad agreement {item!r}")
-            rules.append(
-                _rule(
-                    item["type"],
-                    item["from"],
-                    list(item["to"]),
-                    int(item.get("reviewers", 0)),
-                    item.get("reply_to"),
-                )
+        rules: list[Agreement] = []
+        for number, item in enumerate(document.get("agreement", []), start=1):
+            problem = _agreement_problem(item)
+            if problem:
+                raise ValueError(f"{path}: agreement {number}: {problem}")
+            rule = _rule(
+                item["type"],
+                item["from"],
+                list(item["to"]),
+                int(item.get("reviewers", 0)),
+                item.get("reply_to"),
             )
+            if any((r.type, r.sender_body) == (rule.type, rule.sender_body) for r in rules):
+                raise ValueError(
+                    f"{path}: agreement {number}: a second rule for "
+                    f"{rule.type} from {rule.sender_body}"
+                )
+            rules.append(rule)
         return cls(rules)
+
+
+def _agreement_problem(item: Any) -> str | None:
+    """What is wrong with one ``[[agreement]]`` table, or None."""
+    if not isinstance(item, dict):
+        return "not a table"
+    unknown = set(item) - {"type", "from", "to", "reviewers", "reply_to"}
+    if unknown:
+        return f"unknown keys {sorted(unknown)}"
+    if item.get("type") not in MESSAGE_TYPES:
+        return f"type must be one of {sorted(MESSAGE_TYPES)}"
+    if item.get("from") not in BODIES:
+        return f"from must be one of {list(BODIES)}"
+    to = item.get("to")
+    if not isinstance(to, list) or not to or not set(to) <= set(BODIES):
+        return f"to must be a non-empty list of {list(BODIES)}"
+    reviewers = item.get("reviewers", 0)
+    if not isinstance(reviewers, int) or not 0 <= reviewers <= 5:
+        return "reviewers must be a whole number from 0 to 5"
+    if item.get("reply_to") not in (None, *MESSAGE_TYPES):
+        return "reply_to must be a message type"
+    return None

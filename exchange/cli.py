@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from exchange.models import Partner
 from exchange.partners import add_key, add_partner, revoke_key
 from exchange.review import decide, pending
 from keys import KeysError, SigningKey, load_signing_key, load_verifying_key, save_signing_key
-from schemas import BODIES, KID_RE, body_of
+from schemas import BODIES, KID_RE, JsonInvalid, body_of, parse_json
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -285,19 +286,26 @@ def _refusals() -> Iterator[None]:
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
-    """Sign and send envelope files (JSON); print each verified receipt."""
-    from adapters import ExchangeClient, HubError
+    """Sign and send envelope files (JSON); print each verified receipt.
+
+    Each file is sent on its own: a refused or unreadable one is reported on stderr (with the
+    hub's problem document) and the rest are still sent; the exit status is 1 if any failed.
+    """
+    from adapters import EdgeError, ExchangeClient, HubError
 
     client = ExchangeClient(url, kid, _load_private(key_path))
     failed = False
     for path in files:
         try:
-            result = client.send(json.loads(path.read_text(encoding="utf-8")))
-        except HubError as refusal:
+            envelope = parse_json(path.read_bytes())
+            if not isinstance(envelope, dict):
+                raise JsonInvalid("An envelope is a JSON object.")
+            result = client.send(envelope)
+        except (JsonInvalid, HubError, EdgeError, requests.RequestException) as failure:
             failed = True
+            problem = failure.problem if isinstance(failure, HubError) else str(failure)
             click.echo(
-                json.dumps({"file": str(path), "error": refusal.problem}, ensure_ascii=False),
-                err=True,
+                json.dumps({"file": str(path), "error": problem}, ensure_ascii=False), err=True
             )
             continue
         click.echo(
@@ -352,8 +360,9 @@ def pull(
                 )
             else:
                 click.echo(json.dumps(record, ensure_ascii=False))
-        if ack and page.items:
-            client.ack([i.envelope["id"] for i in page.items if not i.acked])
+        unacked = [i.envelope["id"] for i in page.items if not i.acked]
+        if ack and unacked:
+            client.ack(unacked)
         if page.items:
             cursor = page.items[-1].cursor
         if page.next is None:

@@ -13,6 +13,7 @@ from exchange.config import Config
 from exchange.db import make_engine, make_sessionmaker, upgrade
 from exchange.intake import Intake
 from exchange.trust import HubTrust
+from exchange.writers import writer_for
 
 
 class Hub:
@@ -61,7 +62,9 @@ class Hub:
     @cached_property
     def intake(self) -> Intake:
         """The submission pipeline."""
-        return Intake(self.sessions, self.readers, self.trust, self.agreements, self.config)
+        return Intake(
+            writer_for(self.engine, self.sessions), self.trust, self.agreements, self.config
+        )
 
     def initialise(self) -> list[str]:
         """Create the store's schema and the hub's secrets if absent; return what was made."""

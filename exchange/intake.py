@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from exchange.agreements import Agreement, AgreementBook
 from exchange.config import Config
 from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
-from exchange.ledger import LogAppender, close_log, format_time, reserve_log
-from exchange.models import Delivery, Message, PersonRef
+from exchange.ledger import LogAppender, format_time
+from exchange.models import Message
 from exchange.review import log_release
 from exchange.trust import RECEIPT_TYP, HubTrust
+from exchange.writers import IntakeWriter, Rows, Stored
 from keys import KeyNotValid, SignatureInvalid, UnknownKey, jws
 from schemas import (
     ClassifiedContent,
@@ -34,7 +33,6 @@ from schemas import (
 )
 
 MESSAGE_TYP = "exchange-message+jws"
-MESSAGES = cast(Table, Message.__table__)
 
 
 @dataclass(frozen=True)
@@ -69,15 +67,9 @@ class Intake:
     """Accepts signed messages from authenticated partners."""
 
     def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        readers: sessionmaker[Session],
-        trust: HubTrust,
-        agreements: AgreementBook,
-        config: Config,
+        self, writer: IntakeWriter, trust: HubTrust, agreements: AgreementBook, config: Config
     ) -> None:
-        self.sessions = sessions
-        self.readers = readers
+        self.writer = writer
         self.trust = trust
         self.agreements = agreements
         self.config = config
@@ -193,49 +185,26 @@ class Intake:
             )
 
     def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
-        try:
-            return self._store_once(batch, now=now)
-        except IntegrityError:
-            # Another writer stored one of these ids between our check and our lock: once more,
-            # and the check sees it.
-            return self._store_once(batch, now=now)
-
-    def _store_once(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
-        with self.sessions.begin() as session:
-            ids = {c.envelope.id for c in batch}
-            known: dict[str, tuple[str, Outcome]] = {
-                row.id: (
-                    row.envelope_sha256,
-                    Outcome(row.id, row.receipt_status, row.receipt, row.log_index, created=False),
-                )
-                for row in session.execute(
-                    select(
-                        MESSAGES.c.id,
-                        MESSAGES.c.envelope_sha256,
-                        MESSAGES.c.receipt_status,
-                        MESSAGES.c.receipt,
-                        MESSAGES.c.log_index,
-                    ).where(MESSAGES.c.id.in_(ids))
-                )
-            }
-            new: dict[str, Checked] = {}
+        results: list[Outcome | ProblemError] = []
+        with self.writer.transaction({c.envelope.id for c in batch}) as tx:
             for checked in batch:
-                if checked.envelope.id not in known:
-                    new.setdefault(checked.envelope.id, checked)
-            # Received, plus released when no review is needed: the entries each new one adds.
-            count = sum(1 if c.agreement.reviewers else 2 for c in new.values())
-            log = reserve_log(session, count) if count else None
-            rows = _Rows()
-            results: list[Outcome | ProblemError] = []
-            for checked in batch:
-                prior = known.get(checked.envelope.id)
+                prior = tx.known.get(checked.envelope.id)
                 if prior is None:
-                    assert log is not None
-                    outcome = self._add(rows, log, checked, now)
-                    known[outcome.id] = (checked.digest, replace(outcome, created=False))
+                    outcome = self._add(tx.rows, tx.log, checked, now)
+                    tx.known[outcome.id] = Stored(
+                        checked.digest, outcome.status, outcome.receipt, outcome.log_index
+                    )
                     results.append(outcome)
-                elif prior[0] == checked.digest:
-                    results.append(prior[1])
+                elif prior.envelope_sha256 == checked.digest:
+                    results.append(
+                        Outcome(
+                            checked.envelope.id,
+                            prior.status,
+                            prior.receipt,
+                            prior.log_index,
+                            created=False,
+                        )
+                    )
                 else:
                     results.append(
                         ProblemError(
@@ -243,12 +212,9 @@ class Intake:
                             "This message id is already stored with a different digest.",
                         )
                     )
-            rows.write(session)
-            if log is not None:
-                close_log(session, log)
         return results
 
-    def _add(self, rows: _Rows, log: LogAppender, checked: Checked, now: datetime) -> Outcome:
+    def _add(self, rows: Rows, log: LogAppender, checked: Checked, now: datetime) -> Outcome:
         """Build the rows of one new message: message, deliveries, person refs, log entries."""
         envelope = checked.envelope
         status = "pending_review" if checked.agreement.reviewers else "released"
@@ -323,24 +289,6 @@ class Intake:
             for path, number in id_numbers(envelope)
         )
         return Outcome(envelope.id, status, receipt, log_index, created=True)
-
-
-@dataclass
-class _Rows:
-    """Rows of new messages, written with one executemany per table."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    persons: list[dict[str, Any]] = field(default_factory=list)
-
-    def write(self, session: Session) -> None:
-        for table, rows in (
-            (MESSAGES, self.messages),
-            (cast(Table, Delivery.__table__), self.deliveries),
-            (cast(Table, PersonRef.__table__), self.persons),
-        ):
-            if rows:
-                session.execute(table.insert(), rows)
 
 
 def open_envelope(trust: HubTrust, message: Message) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
-from exchange.models import LogEntry, LogHead
+from exchange.models import LogEntry
 from keys.merkle import leaf_hash
 from schemas import canonical_bytes
 
@@ -19,17 +19,14 @@ def format_time(moment: datetime) -> str:
 
 
 ENTRIES = cast(Table, LogEntry.__table__)
-HEAD = cast(Table, LogHead.__table__)
+NEXT_INDEX = select(func.coalesce(func.max(ENTRIES.c.idx) + 1, 0))
 
 
 class LogAppender:
-    """Collects entries for one transaction; built by ``open_log`` or ``reserve_log``, written
-    by ``close_log``."""
+    """Collects the entries of one transaction, from the locked head's size on."""
 
-    def __init__(self, first_index: int, reserved: int | None = None) -> None:
-        self.first_index = first_index
+    def __init__(self, first_index: int) -> None:
         self.next_index = first_index
-        self.reserved = reserved
         self.rows: list[dict[str, Any]] = []
 
     def append(
@@ -68,36 +65,28 @@ class LogAppender:
         return index
 
 
+# Any constant: the key of the PostgreSQL advisory lock that serialises appends.
+LOG_LOCK_KEY = 0x65786368  # "exch"
+
+
 def open_log(session: Session) -> LogAppender:
-    """Lock the log head for the rest of the caller's transaction and return an appender.
+    """Take the log lock for the rest of the caller's transaction; return an appender.
 
-    ``FOR UPDATE`` on PostgreSQL (SQLite serialises writers with BEGIN IMMEDIATE) makes every
-    writer wait its turn, so indices are dense and assigned in commit order. Call
-    ``close_log`` before the transaction commits.
+    Every writer waits its turn, so indices are dense and assigned in commit order. On
+    PostgreSQL the lock is a transaction-scoped advisory lock (a fair queue, unlike a hot
+    row's ``FOR UPDATE``, whose waiters all wake at each commit); SQLite already serialises
+    writers (BEGIN IMMEDIATE). Under the lock, the log's size is ``max(index) + 1``.
+    Call ``close_log`` before the transaction commits.
     """
-    size = session.execute(
-        select(LogHead.size).where(LogHead.id == 1).with_for_update()
-    ).scalar_one()
-    return LogAppender(size)
-
-
-def reserve_log(session: Session, count: int) -> LogAppender:
-    """Lock the head and reserve ``count`` indices in one statement (the intake's hot path)."""
-    size = session.execute(
-        update(HEAD).where(HEAD.c.id == 1).values(size=HEAD.c.size + count).returning(HEAD.c.size)
-    ).scalar_one()
-    return LogAppender(size - count, reserved=count)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
+    return LogAppender(session.execute(NEXT_INDEX).scalar_one())
 
 
 def close_log(session: Session, appender: LogAppender) -> None:
-    """Write the collected entries and, unless reserved up front, the new head size."""
-    reserved = appender.reserved
-    if reserved is not None and appender.next_index != appender.first_index + reserved:
-        raise RuntimeError("a reserved log range must be used exactly")
+    """Write the collected entries."""
     if appender.rows:
         session.execute(ENTRIES.insert(), appender.rows)
-        if appender.reserved is None:
-            session.execute(update(HEAD).where(HEAD.c.id == 1).values(size=appender.next_index))
         appender.rows = []
 
 

@@ -178,12 +178,3 @@ class LogEntry(Base):
     message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class LogHead(Base):
-    """The single row that serialises appends: locked while an entry is added."""
-
-    __tablename__ = "log_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)

@@ -113,13 +113,13 @@ def test_four_bodies_exchange_all_five_types(
     # 问题线索移送: audit → discipline, four eyes before release (through the CLI).
     referral = examples.referral_example()
     assert audit.send(referral).status == "pending_review"
-    run(env, "review", "approve", referral["id"], "--as", "张审核")
-    assert "released" in run(env, "review", "approve", referral["id"], "--as", "李复核")
+    run(env, "review", "approve", "--as", "张审核", "--", referral["id"])
+    assert "released" in run(env, "review", "approve", "--as", "李复核", "--", referral["id"])
 
     # 成果共享: audit → personnel, one reviewer.
     share = examples.share_example()
     assert audit.send(share).status == "pending_review"
-    assert "released" in run(env, "review", "approve", share["id"], "--as", "王审核")
+    assert "released" in run(env, "review", "approve", "--as", "王审核", "--", share["id"])
 
     received = pull_and_ack(discipline)
     assert {ledger_line["id"], referral["id"]} <= received

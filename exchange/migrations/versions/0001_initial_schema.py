@@ -29,12 +29,6 @@ def upgrade() -> None:
     with op.batch_alter_table('log_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_log_entries_message_id'), ['message_id'], unique=False)
 
-    log_head = op.create_table('log_head',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('size', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
-    )
-    op.bulk_insert(log_head, [{"id": 1, "size": 0}])
     op.create_table('partners',
     sa.Column('id', sa.String(length=80), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -164,7 +158,6 @@ def downgrade() -> None:
 
     op.drop_table('messages')
     op.drop_table('partners')
-    op.drop_table('log_head')
     with op.batch_alter_table('log_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_log_entries_message_id'))
 

@@ -1,0 +1,171 @@
+"""How intake writes a batch: one transaction that locks the log head, stores rows, commits.
+
+Two implementations of the same contract: ``SessionWriter`` (SQLAlchemy, any database) and
+``PipelineWriter`` (PostgreSQL through psycopg's pipeline mode). The log stays locked from
+the existence check to the commit, and every round trip in that window delays every other
+writer; the pipeline does the whole window in two round trips instead of one per statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+import psycopg
+from sqlalchemy import Engine, Table, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from exchange.errors import ProblemError
+from exchange.ledger import ENTRIES, LOG_LOCK_KEY, NEXT_INDEX, LogAppender, close_log, open_log
+from exchange.models import Delivery, Message, PersonRef
+
+MESSAGES = cast(Table, Message.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+PERSON_REFS = cast(Table, PersonRef.__table__)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What is already stored for a message id: its digest and the answer it was given."""
+
+    envelope_sha256: str
+    status: str
+    receipt: str
+    log_index: int
+
+
+@dataclass
+class Rows:
+    """Rows of new messages, written with one executemany per table."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    persons: list[dict[str, Any]] = field(default_factory=list)
+
+    def tables(self) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
+        """Each table with its rows, parents first."""
+        return (
+            (MESSAGES, self.messages),
+            (DELIVERIES, self.deliveries),
+            (PERSON_REFS, self.persons),
+        )
+
+
+@dataclass
+class Transaction:
+    """Inside the locked window: what is known, the log to append to, the rows to write."""
+
+    known: dict[str, Stored]
+    log: LogAppender
+    rows: Rows = field(default_factory=Rows)
+
+
+class IntakeWriter(Protocol):
+    """Opens the locked window for a batch of message ids and writes what it collected."""
+
+    def transaction(self, ids: set[str]) -> Any:
+        """Context manager yielding a ``Transaction``; commits on a clean exit."""
+
+
+_KNOWN_COLUMNS = (
+    MESSAGES.c.id,
+    MESSAGES.c.envelope_sha256,
+    MESSAGES.c.receipt_status,
+    MESSAGES.c.receipt,
+    MESSAGES.c.log_index,
+)
+
+
+class SessionWriter:
+    """The portable writer: SQLAlchemy statements in one session transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @contextmanager
+    def transaction(self, ids: set[str]) -> Iterator[Transaction]:
+        with self._sessions.begin() as session:
+            # Lock first: every writer queues here, so the existence check cannot race.
+            log = open_log(session)
+            known = {
+                row[0]: Stored(*row[1:])
+                for row in session.execute(select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids)))
+            }
+            tx = Transaction(known, log)
+            yield tx
+            for table, rows in tx.rows.tables():
+                if rows:
+                    session.execute(table.insert(), rows)
+            close_log(session, log)
+
+
+class PipelineWriter:
+    """PostgreSQL: lock, size and existence in one round trip; every write and the commit in
+    another."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock_sql = f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"
+        self._size_sql = str(
+            NEXT_INDEX.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        )
+        self._known_sql = (
+            "SELECT id, envelope_sha256, receipt_status, receipt, log_index "
+            "FROM messages WHERE id = ANY(%(ids)s)"
+        )
+        self._inserts: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def _insert_sql(self, table: Table, columns: tuple[str, ...]) -> str:
+        key = (table.name, columns)
+        if key not in self._inserts:
+            self._inserts[key] = str(
+                table.insert().compile(dialect=self._engine.dialect, column_keys=list(columns))
+            )
+        return self._inserts[key]
+
+    @contextmanager
+    def transaction(self, ids: set[str]) -> Iterator[Transaction]:
+        pooled = self._engine.raw_connection()
+        connection = cast(psycopg.Connection[Any], pooled.driver_connection)
+        try:
+            with connection.pipeline() as pipeline:
+                connection.execute(self._lock_sql)
+                size = connection.cursor()
+                size.execute(self._size_sql)
+                existing = connection.cursor()
+                existing.execute(self._known_sql, {"ids": list(ids)})
+                pipeline.sync()
+                size_row = size.fetchone()
+                assert size_row is not None
+                known = {row[0]: Stored(*row[1:]) for row in existing.fetchall()}
+                tx = Transaction(known, LogAppender(int(size_row[0])))
+                yield tx
+                writer = connection.cursor()
+                for table, rows in tx.rows.tables():
+                    if rows:
+                        writer.executemany(self._insert_sql(table, tuple(rows[0])), rows)
+                if tx.log.rows:
+                    writer.executemany(
+                        self._insert_sql(ENTRIES, tuple(tx.log.rows[0])), tx.log.rows
+                    )
+                connection.commit()
+        except psycopg.OperationalError as lost:
+            pooled.invalidate(lost)
+            raise ProblemError(
+                "unavailable", "The store is unavailable; retry.", headers={"Retry-After": "5"}
+            ) from None
+        except BaseException:
+            if not connection.closed:
+                connection.rollback()
+            raise
+        finally:
+            pooled.close()
+
+
+def writer_for(engine: Engine, sessions: sessionmaker[Session]) -> IntakeWriter:
+    """The pipelined writer on PostgreSQL with psycopg, the portable one elsewhere."""
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return PipelineWriter(engine)
+    return SessionWriter(sessions)

@@ -1,0 +1,146 @@
+"""The dependency rule of ARCHITECTURE.md, read from the source: schemas, keys ← adapters ← hub.
+
+Every ``import`` and ``from … import`` of every module counts, including those inside functions
+and under ``TYPE_CHECKING``: a partner installs ``adapters`` without the hub, so a lazy import of
+the hub is as broken as an eager one.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Package → top-level modules it must never import (ARCHITECTURE.md, "Dependency direction").
+FORBIDDEN: dict[str, frozenset[str]] = {
+    "schemas": frozenset({"keys", "adapters", "exchange", "flask", "sqlalchemy", "requests"}),
+    "keys": frozenset(
+        {"schemas", "adapters", "exchange", "flask", "sqlalchemy", "requests", "marshmallow"}
+    ),
+    "adapters": frozenset({"exchange", "flask", "sqlalchemy", "alembic"}),
+}
+# ``keys`` is a leaf of leaves: cryptography and the standard library, nothing else.
+KEYS_ALLOWED = frozenset(sys.stdlib_module_names) | {"__future__", "cryptography", "keys"}
+
+
+@dataclass(frozen=True)
+class ImportSite:
+    """One import statement: the file, its line and the absolute module it names."""
+
+    path: Path
+    line: int
+    module: str
+
+    @property
+    def root(self) -> str:
+        """The top-level package imported (``sqlalchemy`` for ``sqlalchemy.orm``)."""
+        return self.module.split(".")[0]
+
+    def __str__(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line} imports {self.module}"
+
+
+def package_sources(package: str) -> list[Path]:
+    """Every .py file of a top-level package, sub-packages included."""
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def _absolute(path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module of a ``from`` import (relative imports resolved from ``path``)."""
+    if node.level == 0:
+        return node.module or ""
+    # The containing package of both ``pkg/mod.py`` and ``pkg/__init__.py`` is ``pkg``.
+    package = list(path.relative_to(ROOT).parts[:-1])
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def import_sites(path: Path) -> list[ImportSite]:
+    """Every module named by an import in ``path`` (``importlib.import_module("x")`` too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    sites: list[ImportSite] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            sites.extend(ImportSite(path, node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            sites.append(ImportSite(path, node.lineno, _absolute(path, node)))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+            in {"import_module", "__import__"}
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            sites.append(ImportSite(path, node.lineno, node.args[0].value))
+    return sites
+
+
+def violations(package: str, forbidden: frozenset[str]) -> list[str]:
+    """Each import in ``package`` of a forbidden top-level module, as ``file:line imports x``."""
+    return [
+        str(site)
+        for path in package_sources(package)
+        for site in import_sites(path)
+        if site.root in forbidden
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_nothing_above_it(package: str) -> None:
+    """schemas and keys are leaves; adapters never reaches for the hub or its stack."""
+    assert len(package_sources(package)) >= 3, f"{package}: sources not found"
+    found = violations(package, FORBIDDEN[package])
+    assert not found, f"{package} breaks the dependency rule:\n" + "\n".join(found)
+
+
+def test_keys_imports_only_cryptography_and_the_standard_library() -> None:
+    """keys: every import is the standard library, cryptography or keys itself."""
+    foreign = [
+        str(site)
+        for path in package_sources("keys")
+        for site in import_sites(path)
+        if site.root not in KEYS_ALLOWED
+    ]
+    assert not foreign, "keys imports outside cryptography + stdlib:\n" + "\n".join(foreign)
+
+
+def test_the_import_scanner_sees_real_imports() -> None:
+    """The scanner is not blind: it finds imports we know are there, lazy and relative ones too."""
+    cli = import_sites(ROOT / "exchange" / "cli.py")
+    modules = {site.module for site in cli}
+    assert {"flask", "sqlalchemy", "keys", "schemas"} <= {site.root for site in cli}
+    # ``from adapters import ExchangeClient`` sits inside the ``send`` command.
+    assert "adapters" in modules
+    assert violations("exchange", frozenset({"flask"})), "exchange must be seen importing flask"
+    assert any(site.root == "keys" for site in import_sites(ROOT / "adapters" / "client.py"))
+
+
+def test_importing_the_partner_edge_loads_no_hub_stack() -> None:
+    """A partner's process that imports the SDK never loads Flask, SQLAlchemy or the hub."""
+    probe = (
+        "import json, sys\n"
+        "import adapters, adapters.client\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    assert {"adapters", "keys", "requests"} <= loaded, "the probe did not import the SDK"
+    hub_stack = loaded & {"flask", "sqlalchemy", "alembic", "exchange", "werkzeug"}
+    assert not hub_stack, f"importing adapters loaded {sorted(hub_stack)}"
