@@ -51,6 +51,10 @@ def main() -> None:
     """Joint-supervision exchange hub (贯通协同监督数据交换)."""
 
 
+# The app comes from the environment ($EXCHANGE_*), never from Flask's own -A/-e/--debug options.
+main.params = [p for p in main.params if p.name not in ("app", "env_file", "debug")]
+
+
 @main.command(with_appcontext=False)
 def init() -> None:
     """Create the store under $EXCHANGE_HOME (schema migrations, hub keys) if absent."""

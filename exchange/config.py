@@ -23,7 +23,6 @@ class Config:
     home: Path
     database_url: str
     agreements_path: Path | None = None
-    log_origin: str = "exchange.hub/v1"
     max_message_bytes: int = 1 << 20
     max_batch_bytes: int = 8 << 20
     max_batch_items: int = 100
@@ -46,5 +45,4 @@ class Config:
             home=home,
             database_url=url,
             agreements_path=Path(agreements) if agreements else None,
-            log_origin=env.get("EXCHANGE_LOG_ORIGIN", "exchange.hub/v1"),
         )
