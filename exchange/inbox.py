@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
 from exchange.intake import open_envelope
-from exchange.ledger import close_log, open_log
+from exchange.ledger import LogAppender, close_log, open_log
 from exchange.models import Delivery, Message
 from exchange.trust import HubTrust
 from keys import KeysError, jws
@@ -91,7 +91,7 @@ def acknowledge(
 
 
 def _ack_one(
-    session: Session, log: Any, resolve: Any, recipient: str, item: Any, now: datetime
+    session: Session, log: LogAppender, resolve: KeyLookup, recipient: str, item: Any, now: datetime
 ) -> dict[str, Any]:
     if not (
         isinstance(item, dict)
