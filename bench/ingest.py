@@ -14,6 +14,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -131,8 +132,11 @@ def prepare(
     return url + path, body, headers
 
 
-def drive(requests_: list[tuple[str, bytes, dict[str, str]]], concurrency: int,
-          check: Callable[[int, bytes], None]) -> tuple[float, list[float]]:
+def drive(
+    requests_: list[tuple[str, bytes, dict[str, str]]],
+    concurrency: int,
+    check: Callable[[int, bytes], None],
+) -> tuple[float, list[float]]:
     """Send the prepared requests from ``concurrency`` threads; return (seconds, latencies).
 
     The standard library's http.client keeps the load generator's own CPU cost low: it shares
@@ -176,6 +180,94 @@ def drive(requests_: list[tuple[str, bytes, dict[str, str]]], concurrency: int,
     return time.perf_counter() - started, latencies
 
 
+_WRK_SCRIPT = """
+local prepared = {%(requests)s}
+local expected = %(status)d
+local sent = 0
+errors = 0
+exhausted = 0
+function setup(thread) table.insert(threads, thread) end
+function request()
+  sent = sent + 1
+  if sent >= #prepared then exhausted = 1; wrk.thread:stop() end
+  return prepared[math.min(sent, #prepared)]
+end
+function response(status, headers, body)
+  if status ~= expected or body:find('"error"', 1, true) then errors = errors + 1 end
+end
+function done(summary, latency, requests)
+  local errs, out = 0, 0
+  for _, t in ipairs(threads) do errs = errs + t:get("errors"); out = out + t:get("exhausted") end
+  io.write(string.format(
+    'WRK {"requests": %%d, "seconds": %%f, "p50": %%f, "p99": %%f, ' ..
+    '"errors": %%d, "exhausted": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(99) / 1e3, errs, out))
+end
+threads = {}
+"""
+
+
+def _lua_string(data: bytes) -> str:
+    """A Lua string literal holding exactly these bytes."""
+    out = []
+    for byte in data:
+        char = chr(byte)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif 32 <= byte < 127:
+            out.append(char)
+        else:
+            out.append(f"\\{byte:03d}")
+    return '"' + "".join(out) + '"'
+
+
+def drive_wrk(
+    requests_: list[tuple[str, bytes, dict[str, str]]], connections: int, status: int, seconds: int
+) -> tuple[int, float, float, float]:
+    """Load for ``seconds`` with wrk (C, epoll) from a pool of distinct prepared requests.
+
+    Returns (requests answered, seconds, p50, p99). wrk runs for a fixed duration, so the pool
+    must outlast it: running dry would resend a message, and the run fails instead.
+    """
+    path = urlsplit(requests_[0][0]).path
+    entries = []
+    for _url, body, headers in requests_:
+        header_table = ", ".join(
+            f"[{_lua_string(k.encode())}] = {_lua_string(v.encode())}" for k, v in headers.items()
+        )
+        entries.append(f'wrk.format("POST", "{path}", {{{header_table}}}, {_lua_string(body)})')
+    script = Path(tempfile.mkdtemp(prefix="exchange-wrk-")) / "ingest.lua"
+    script.write_text(_WRK_SCRIPT % {"requests": ",\n".join(entries), "status": status})
+    base = "{0.scheme}://{0.netloc}".format(urlsplit(requests_[0][0]))
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--timeout",
+            "60s",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(row for row in done.stdout.splitlines() if row.startswith("WRK "))
+    figures = json.loads(line[4:])
+    if figures["exhausted"]:
+        raise SystemExit(f"wrk used up all {len(requests_)} prepared requests: raise --messages")
+    if figures["errors"]:
+        raise SystemExit(f"wrk: {figures['errors']} requests were refused\n{done.stdout}")
+    return (figures["requests"], figures["seconds"], figures["p50"] / 1000, figures["p99"] / 1000)
+
+
 def floor(count: int) -> float:
     """Messages/s for the bare crypto: verify JWS + verify HTTP signature + sign a receipt."""
     sender, hub_key = SigningKey.generate(), SigningKey.generate()
@@ -209,11 +301,38 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="messages prepared per mode (default 20000 with wrk, 3000 without)",
+    )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--driver",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (C; apt-get install wrk) or Python threads",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=10,
+        help="wrk only: how long each load runs (the prepared messages must outlast it)",
+    )
+    parser.add_argument(
+        "--batch-messages",
+        type=int,
+        default=None,
+        help="messages prepared for the batch mode (default 50000 with wrk, 3000 without)",
+    )
     args = parser.parse_args()
+    if args.messages is None:
+        args.messages = 20000 if args.driver == "wrk" else 3000
+    if args.batch_messages is None:
+        args.batch_messages = 50000 if args.driver == "wrk" else 3000
 
     if args.database == "postgresql":
         url = fresh_postgres("exchange_bench")
@@ -239,30 +358,43 @@ def main() -> None:
         ]
         drive(warm, args.concurrency, created)
 
-        singles = [
-            prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope()))
-            for _ in range(args.messages)
-        ]
-        single_seconds, single_latency = drive(singles, args.concurrency, created)
-        batches = [
-            prepare(
+        def timed(
+            build: Callable[[], tuple[str, bytes, dict[str, str]]],
+            count: int,
+            status: int,
+            check: Callable[[int, bytes], None],
+        ) -> tuple[int, float, float, float]:
+            """(requests answered, seconds, p50 s, p99 s) over ``count`` prepared requests."""
+            prepared = [build() for _ in range(count)]
+            if args.driver == "wrk":
+                return drive_wrk(prepared, args.concurrency, status, args.seconds)
+            seconds, latencies = drive(prepared, args.concurrency, check)
+            return count, seconds, percentile(latencies, 50), percentile(latencies, 99)
+
+        single = timed(
+            lambda: prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope())),
+            args.messages,
+            201,
+            created,
+        )
+        batch = timed(
+            lambda: prepare(
                 hub.url,
                 key,
                 kid,
                 "/v1/messages:batch",
                 {"messages": [signed(key, kid, envelope()) for _ in range(args.batch_size)]},
-            )
-            for _ in range(args.messages // args.batch_size)
-        ]
-        batch_seconds, batch_latency = drive(batches, args.concurrency, batch_ok)
+            ),
+            args.batch_messages // args.batch_size,
+            200,
+            batch_ok,
+        )
     finally:
         hub.stop()
 
-    single_rate = args.messages / single_seconds
-    batch_rate = len(batches) * args.batch_size / batch_seconds
     print(
-        f"database: {args.database}; gunicorn workers: {args.workers}; "
-        f"client threads: {args.concurrency}; cores: {os.cpu_count()}"
+        f"database: {args.database}; gunicorn workers: {args.workers}; driver: {args.driver}, "
+        f"{args.concurrency} connections; cores: {os.cpu_count()}"
     )
     print(
         f"floor (verify JWS + verify HTTP signature + sign receipt, one process): "
@@ -270,13 +402,14 @@ def main() -> None:
     )
     print("| mode | messages | messages/s | p50 ms | p99 ms | fraction of floor |")
     print("|---|---|---|---|---|---|")
-    for mode, count, rate, latencies in (
-        ("single", args.messages, single_rate, single_latency),
-        (f"batch of {args.batch_size}", len(batches) * args.batch_size, batch_rate, batch_latency),
+    for mode, per_request, (answered, seconds, p50, p99) in (
+        ("single", 1, single),
+        (f"batch of {args.batch_size}", args.batch_size, batch),
     ):
+        rate = answered * per_request / seconds
         print(
-            f"| {mode} | {count} | {rate:,.0f} | {percentile(latencies, 50) * 1000:.1f} | "
-            f"{percentile(latencies, 99) * 1000:.1f} | {rate / floor_rate:.2f} |"
+            f"| {mode} | {answered * per_request} | {rate:,.0f} | {p50 * 1000:.1f} | "
+            f"{p99 * 1000:.1f} | {rate / floor_rate:.2f} |"
         )
 
 
