@@ -416,3 +416,44 @@ def test_batch_items_are_independent(base_url: str, hub: Hub, partners: Partners
     assert results[2]["error"]["type"] == "urn:exchange:error:schema-invalid"
     assert "payload.responsible_unit.uscc" in results[2]["error"]["errors"]
     assert message_count(hub) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("after=abc", "after"),
+        ("unacked=maybe", "unacked"),
+    ],
+)
+def test_inbox_query_refusals(
+    base_url: str, hub: Hub, partners: Partners, query: str, field: str
+) -> None:
+    response = signed_request(base_url, partners["discipline"], "GET", f"/v1/inbox?{query}")
+    assert response.status_code == 422
+    assert problem_code(response) == "schema-invalid"
+    assert field in response.json()["errors"]
+
+
+def test_batch_of_more_than_100_is_refused_whole(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    audit = partners["audit"]
+    items = [audit.sign(examples.rectification_example()) for _ in range(101)]
+    response = post_json(base_url, audit, "/v1/messages:batch", {"messages": items})
+    assert response.status_code == 422
+    assert problem_code(response) == "schema-invalid"
+    assert "messages" in response.json()["errors"]
+    assert message_count(hub) == 0
+
+
+def test_batch_over_8_mib_is_refused(base_url: str, hub: Hub, partners: Partners) -> None:
+    audit = partners["audit"]
+    envelope = examples.rectification_example()
+    envelope["payload"]["measures"] = "整改措施" * 60_000  # ~720 KB of UTF-8 each
+    items = [audit.sign(envelope) for _ in range(12)]
+    response = post_json(base_url, audit, "/v1/messages:batch", {"messages": items})
+    assert response.status_code == 413
+    assert problem_code(response) == "payload-too-large"
+    assert message_count(hub) == 0
