@@ -1,4 +1,4 @@
-"""How intake writes a batch: one transaction that locks the log head, stores rows, commits.
+"""How intake writes a batch: one transaction that locks the log, stores rows, commits.
 
 Two implementations of the same contract: ``SessionWriter`` (SQLAlchemy, any database) and
 ``PipelineWriter`` (PostgreSQL through psycopg's pipeline mode). The log stays locked from
@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-import psycopg
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -127,6 +126,9 @@ class PipelineWriter:
 
     @contextmanager
     def transaction(self, ids: set[str]) -> Iterator[Transaction]:
+        # Imported here: psycopg is the `postgres` extra, and a SQLite hub never gets here.
+        import psycopg
+
         pooled = self._engine.raw_connection()
         connection = cast(psycopg.Connection[Any], pooled.driver_connection)
         try:

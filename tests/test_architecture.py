@@ -144,3 +144,20 @@ def test_importing_the_partner_edge_loads_no_hub_stack() -> None:
     assert {"adapters", "keys", "requests"} <= loaded, "the probe did not import the SDK"
     hub_stack = loaded & {"flask", "sqlalchemy", "alembic", "exchange", "werkzeug"}
     assert not hub_stack, f"importing adapters loaded {sorted(hub_stack)}"
+
+
+def test_the_hub_runs_without_the_postgres_extra() -> None:
+    """psycopg is the ``postgres`` extra: a SQLite-only install must still import the hub."""
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "import exchange.app, exchange.cli, exchange.writers\n"
+        "from exchange.writers import writer_for\n"
+        "from exchange.db import make_engine, make_sessionmaker\n"
+        "engine = make_engine('sqlite://')\n"
+        "print(type(writer_for(engine, make_sessionmaker(engine))).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "SessionWriter"
