@@ -45,7 +45,10 @@ def find_classified(envelope: Mapping[str, Any]) -> str | None:
     classification = envelope.get("classification")
     if isinstance(classification, str) and is_classified_level(classification):
         return "classification"
-    # Iterative walk: a hostile, deeply nested payload must not exhaust the call stack.
+    if not contains_marker("\x00".join(_texts(envelope))):
+        return None
+    # A marker is there: walk again, with paths, to say where. The walk is iterative:
+    # a hostile, deeply nested payload must not exhaust the call stack.
     stack: list[tuple[str, Any]] = [
         (child_path("", key), value)
         for key, value in reversed(list(envelope.items()))
@@ -71,6 +74,31 @@ def find_classified(envelope: Mapping[str, Any]) -> str | None:
                 (child_path(path, index), item) for index, item in reversed(list(enumerate(value)))
             )
     return None
+
+
+def _texts(envelope: Mapping[str, Any]) -> list[str]:
+    """Every key and string at any depth, except a string `classification` (checked apart).
+
+    Joined with NUL they can be searched at once: NUL is no separator inside a marker and
+    composes with nothing under NFKC, so no marker spans two of them.
+    """
+    texts: list[str] = []
+    stack: list[Any] = [
+        value
+        for key, value in envelope.items()
+        if key != "classification" or not isinstance(value, str)
+    ]
+    texts.extend(key for key in envelope if isinstance(key, str))
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, Mapping):
+            texts.extend(key for key in value if isinstance(key, str))
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return texts
 
 
 def check_classified(envelope: Mapping[str, Any]) -> None:

@@ -142,9 +142,31 @@ def id_numbers(envelope: Envelope) -> list[tuple[str, str]]:
     The hub stores each one masked (`mask_id_number`) plus a keyed hash, never in full.
     """
     schema_class = ALL_MESSAGE_TYPES.get(envelope.type)
-    if schema_class is None:
+    if schema_class is None or not _has_id_numbers(_schema(schema_class)):
         return []
     return list(_find_id_numbers(_schema(schema_class), envelope.payload, "payload"))
+
+
+_ID_NUMBER_SCHEMAS: dict[type[Schema], bool] = {}
+
+
+def _has_id_numbers(schema: Schema) -> bool:
+    """Whether a schema has an IdNumber field at any depth (remembered per schema class)."""
+    if type(schema) not in _ID_NUMBER_SCHEMAS:
+        _ID_NUMBER_SCHEMAS[type(schema)] = any(
+            _field_has_id_numbers(field) for field in schema.fields.values()
+        )
+    return _ID_NUMBER_SCHEMAS[type(schema)]
+
+
+def _field_has_id_numbers(field: fields.Field[Any]) -> bool:
+    if isinstance(field, IdNumber):
+        return True
+    if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+        return _has_id_numbers(field.schema)
+    if isinstance(field, fields.List):
+        return _field_has_id_numbers(field.inner)
+    return False
 
 
 def _find_id_numbers(
