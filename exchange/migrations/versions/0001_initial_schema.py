@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 03:02:41.965436
+Create Date: 2026-11-22 04:55:53.976062
 """
 from alembic import op
 import sqlalchemy as sa
@@ -66,9 +66,9 @@ def upgrade() -> None:
         # Ciphertext never compresses: skip PostgreSQL's pglz attempt on every insert.
         op.execute("ALTER TABLE messages ALTER COLUMN sealed_envelope SET STORAGE EXTERNAL")
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_messages_in_reply_to'), ['in_reply_to'], unique=False)
+        batch_op.create_index('ix_messages_in_reply_to', ['in_reply_to'], unique=False, postgresql_where=sa.text('in_reply_to IS NOT NULL'), sqlite_where=sa.text('in_reply_to IS NOT NULL'))
+        batch_op.create_index('ix_messages_pending_review', ['received_at'], unique=False, postgresql_where=sa.text("status = 'pending_review'"), sqlite_where=sa.text("status = 'pending_review'"))
         batch_op.create_index('ix_messages_sender_subject', ['sender', 'subject'], unique=False)
-        batch_op.create_index('ix_messages_status_received', ['status', 'received_at'], unique=False)
 
     op.create_table('partner_keys',
     sa.Column('kid', sa.String(length=160), nullable=False),
@@ -85,7 +85,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_partner_keys_partner_id'), ['partner_id'], unique=False)
 
     op.create_table('deliveries',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('message_id', sa.String(length=64), nullable=False),
     sa.Column('recipient', sa.String(length=80), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
@@ -96,8 +95,7 @@ def upgrade() -> None:
     sa.Column('ack_sha256', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ),
     sa.ForeignKeyConstraint(['recipient'], ['partners.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('message_id', 'recipient')
+    sa.PrimaryKeyConstraint('message_id', 'recipient')
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_inbox', ['recipient', 'cursor'], unique=False)
@@ -152,9 +150,9 @@ def downgrade() -> None:
 
     op.drop_table('partner_keys')
     with op.batch_alter_table('messages', schema=None) as batch_op:
-        batch_op.drop_index('ix_messages_status_received')
         batch_op.drop_index('ix_messages_sender_subject')
-        batch_op.drop_index(batch_op.f('ix_messages_in_reply_to'))
+        batch_op.drop_index('ix_messages_pending_review', postgresql_where=sa.text("status = 'pending_review'"), sqlite_where=sa.text("status = 'pending_review'"))
+        batch_op.drop_index('ix_messages_in_reply_to', postgresql_where=sa.text('in_reply_to IS NOT NULL'), sqlite_where=sa.text('in_reply_to IS NOT NULL'))
 
     op.drop_table('messages')
     op.drop_table('partners')
