@@ -13,7 +13,6 @@ from pathlib import Path
 from keys import (
     SealingKeyRing,
     SigningKey,
-    VerifyingKey,
     jwk_set,
     jws,
     load_key_ring,
@@ -48,13 +47,6 @@ class HubTrust:
     def current(self) -> HubKey:
         """The key new receipts and checkpoints are signed with."""
         return self.hub_keys[-1]
-
-    def public_key(self, kid: str) -> VerifyingKey | None:
-        """The public half of hub key ``kid``, if it is one of ours."""
-        for key in self.hub_keys:
-            if key.kid == kid:
-                return key.signing_key.public_key
-        return None
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The JWK Set published at ``/.well-known/jwks.json``."""
@@ -104,15 +96,6 @@ class HubTrust:
             _write_new_secret(pii_path, secrets.token_hex(32))
             created.append(pii_path.name)
         return created
-
-    @classmethod
-    def rotate_signing_key(cls, keys_dir: Path, label: str) -> str:
-        """Add a new hub signing key labelled ``label``; it signs from now on."""
-        path = keys_dir / f"hub-{label}.pem"
-        if path.exists():
-            raise FileExistsError(path)
-        save_signing_key(path, SigningKey.generate(), _passphrase())
-        return f"{HUB_ID}#{label}"
 
 
 def _passphrase() -> bytes | None:

@@ -110,9 +110,10 @@ class PipelineWriter:
         self._size_sql = str(
             NEXT_INDEX.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         )
+        # The same columns as the portable writer reads, so ``Stored(*row[1:])`` fits both.
         self._known_sql = (
-            "SELECT id, envelope_sha256, receipt_status, receipt, log_index "
-            "FROM messages WHERE id = ANY(%(ids)s)"
+            f"SELECT {', '.join(column.name for column in _KNOWN_COLUMNS)} "
+            f"FROM {MESSAGES.name} WHERE id = ANY(%(ids)s)"
         )
         self._inserts: dict[tuple[str, tuple[str, ...]], str] = {}
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import PartnersSchema
-from exchange.app import hub
 from exchange.ledger import format_time
 from exchange.models import Partner
 from keys import VerifyingKey
@@ -23,11 +23,11 @@ blp.before_request(authenticate_partner)
 @blp.response(200, PartnersSchema)
 def partners() -> Any:
     """Every partner with its public keys and their windows."""
-    with hub().readers() as session:
-        rows = session.scalars(
-            select(Partner).options(selectinload(Partner.keys)).order_by(Partner.id)
-        )
-        return {"partners": [partner_view(p) for p in rows]}
+    # The request's read session, opened by authentication and closed at teardown.
+    rows = g.reader.scalars(
+        select(Partner).options(selectinload(Partner.keys)).order_by(Partner.id)
+    )
+    return {"partners": [partner_view(p) for p in rows]}
 
 
 def partner_view(partner: Partner) -> dict[str, Any]:

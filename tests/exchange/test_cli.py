@@ -496,14 +496,17 @@ def test_review_four_eyes_release_a_referral(
     assert cli.ok("review", "list").splitlines() == [
         f"{message_id}\tclue.referral.v1\t{AUDIT} → {DISCIPLINE}\t0/2 approvals"
     ]
-    assert cli.ok("review", "approve", message_id, "--as", "张审核") == (
+    assert cli.ok("review", "approve", "--as", "张审核", "--", message_id) == (
         f"{message_id}: pending_review\n"
     )
-    error = one_line_error(cli.refused("review", "approve", message_id, "--as", "张审核"))
+    error = one_line_error(cli.refused("review", "approve", "--as", "张审核", "--", message_id))
     assert error == "张审核 has already reviewed this message."
     assert len(message_row(hub, message_id).reviews) == 1
 
-    assert cli.ok("review", "approve", message_id, "--as", "李复核") == f"{message_id}: released\n"
+    assert (
+        cli.ok("review", "approve", "--as", "李复核", "--", message_id)
+        == f"{message_id}: released\n"
+    )
 
     released = message_row(hub, message_id)
     assert released.status == "released"
@@ -522,15 +525,15 @@ def test_review_reject_needs_a_reason(
     assert audit.send(share).status == "pending_review"
     message_id = share["id"]
 
-    usage = cli.refused("review", "reject", message_id, "--as", "王审核", code=2)
+    usage = cli.refused("review", "reject", "--as", "王审核", "--", message_id, code=2)
     assert "Missing option '--reason'" in usage
     empty = one_line_error(
-        cli.refused("review", "reject", message_id, "--as", "王审核", "--reason", "")
+        cli.refused("review", "reject", "--as", "王审核", "--reason", "", "--", message_id)
     )
     assert empty == "A rejection needs a reason."
     assert message_row(hub, message_id).reviews == []
 
-    stdout = cli.ok("review", "reject", message_id, "--as", "王审核", "--reason", "材料不全")
+    stdout = cli.ok("review", "reject", "--as", "王审核", "--reason", "材料不全", "--", message_id)
 
     assert stdout == f"{message_id}: rejected\n"
     rejected = message_row(hub, message_id)
@@ -540,6 +543,6 @@ def test_review_reject_needs_a_reason(
     ]
     assert [d.state for d in rejected.deliveries] == ["rejected"]
     assert audit.message(message_id)["status"] == "rejected"
-    after = one_line_error(cli.refused("review", "approve", message_id, "--as", "李复核"))
+    after = one_line_error(cli.refused("review", "approve", "--as", "李复核", "--", message_id))
     assert after == "Message is rejected, not pending_review."
     assert partners["personnel"].client(base_url).inbox().items == []
