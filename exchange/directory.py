@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from exchange.models import Partner, PartnerKey
@@ -20,6 +20,19 @@ ACTIVE_IDS = (
     select(func.aggregate_strings(PARTNERS.c.id, " "))
     .where(PARTNERS.c.status == "active")
     .scalar_subquery()
+)
+# Built once: a key with its window, its partner's status and the active partner ids.
+KEY_ROW = (
+    select(
+        KEYS.c.public_key,
+        KEYS.c.not_before,
+        KEYS.c.not_after,
+        KEYS.c.revoked_at,
+        PARTNERS.c.status,
+        ACTIVE_IDS,
+    )
+    .join(PARTNERS, PARTNERS.c.id == KEYS.c.partner_id)
+    .where(KEYS.c.kid == bindparam("kid"))
 )
 
 
@@ -47,18 +60,8 @@ class KeyLookup:
             raise UnknownKey(kid) from None
         if self._partner_id is not None and owner != self._partner_id:
             raise UnknownKey(kid)
-        row = self.session.execute(
-            select(
-                KEYS.c.public_key,
-                KEYS.c.not_before,
-                KEYS.c.not_after,
-                KEYS.c.revoked_at,
-                PARTNERS.c.status,
-                ACTIVE_IDS,
-            )
-            .join(PARTNERS, PARTNERS.c.id == KEYS.c.partner_id)
-            .where(KEYS.c.kid == kid)
-        ).first()
+        # Core on the session's connection: the ORM layer adds nothing to a plain row read.
+        row = self.session.connection().execute(KEY_ROW, {"kid": kid}).first()
         if row is None:
             raise UnknownKey(kid)
         public_key, not_before, not_after, revoked_at, status, active = row

@@ -79,14 +79,16 @@ def open_log(session: Session) -> LogAppender:
     Call ``close_log`` before the transaction commits.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
-    return LogAppender(session.execute(NEXT_INDEX).scalar_one())
+        session.connection().execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY}
+        )
+    return LogAppender(session.connection().execute(NEXT_INDEX).scalar_one())
 
 
 def close_log(session: Session, appender: LogAppender) -> None:
     """Write the collected entries."""
     if appender.rows:
-        session.execute(ENTRIES.insert(), appender.rows)
+        session.connection().execute(ENTRIES.insert(), appender.rows)
         appender.rows = []
 
 

@@ -88,15 +88,19 @@ class SessionWriter:
         with self._sessions.begin() as session:
             # Lock first: every writer queues here, so the existence check cannot race.
             log = open_log(session)
+            # Core on the session's connection: the ORM layer adds nothing to these rows.
+            connection = session.connection()
             known = {
                 row[0]: Stored(*row[1:])
-                for row in session.execute(select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids)))
+                for row in connection.execute(
+                    select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids))
+                )
             }
             tx = Transaction(known, log)
             yield tx
             for table, rows in tx.rows.tables():
                 if rows:
-                    session.execute(table.insert(), rows)
+                    connection.execute(table.insert(), rows)
             close_log(session, log)
 
 
