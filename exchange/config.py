@@ -27,6 +27,8 @@ class Config:
     max_batch_bytes: int = 8 << 20
     max_batch_items: int = 100
     clock_skew_seconds: int = 300
+    # Names this log in its checkpoints (PROTOCOL §6), so a partner never mixes two hubs' trees.
+    origin: str = "joint-supervision-exchange"
     clock: Clock = field(default=system_clock)
 
     @property
@@ -45,4 +47,5 @@ class Config:
             home=home,
             database_url=url,
             agreements_path=Path(agreements) if agreements else None,
+            origin=env.get("EXCHANGE_ORIGIN") or cls.origin,
         )

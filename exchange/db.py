@@ -47,9 +47,9 @@ def _tune_sqlite(engine: Engine, *, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit."""
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def alembic_config(url: str) -> AlembicConfig:

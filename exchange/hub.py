@@ -12,6 +12,7 @@ from exchange.agreements import AgreementBook
 from exchange.config import Config
 from exchange.db import make_engine, make_sessionmaker, upgrade
 from exchange.intake import Intake
+from exchange.ledger import Notary
 from exchange.trust import HubTrust
 from exchange.writers import writer_for
 
@@ -40,9 +41,14 @@ class Hub:
         return make_engine(self.config.database_url, readonly=True)
 
     @cached_property
+    def notary(self) -> Notary:
+        """Signs the log's checkpoints with the hub's key."""
+        return Notary(self.config.origin, self.trust.sign_compact)
+
+    @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        """Sessions for work that writes."""
-        return make_sessionmaker(self.engine)
+        """Sessions for work that writes (they carry the notary for the log's checkpoints)."""
+        return make_sessionmaker(self.engine, info={"notary": self.notary})
 
     @cached_property
     def readers(self) -> sessionmaker[Session]:
@@ -63,7 +69,10 @@ class Hub:
     def intake(self) -> Intake:
         """The submission pipeline."""
         return Intake(
-            writer_for(self.engine, self.sessions), self.trust, self.agreements, self.config
+            writer_for(self.engine, self.sessions, self.notary),
+            self.trust,
+            self.agreements,
+            self.config,
         )
 
     def initialise(self) -> list[str]:

@@ -58,7 +58,7 @@ def pull(
                 type=delivery.message.type,
                 envelope_sha256=delivery.message.envelope_sha256,
             )
-        close_log(session, log)
+        close_log(session, log, now)
     items = [
         {
             "cursor": str(d.cursor),
@@ -86,7 +86,7 @@ def acknowledge(
             results.append(_ack_one(session, log, resolve, recipient, item, now))
         except ProblemError as refusal:
             results.append({"id": message_id, "error": refusal.to_problem()})
-    close_log(session, log)
+    close_log(session, log, now)
     return results
 
 

@@ -186,7 +186,7 @@ class Intake:
 
     def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
         results: list[Outcome | ProblemError] = []
-        with self.writer.transaction({c.envelope.id for c in batch}) as tx:
+        with self.writer.transaction({c.envelope.id for c in batch}, now) as tx:
             for checked in batch:
                 prior = tx.known.get(checked.envelope.id)
                 if prior is None:

@@ -177,7 +177,9 @@ class PersonRef(Base):
 
 
 class LogEntry(Base):
-    """One transparency-log entry: its JCS bytes and leaf hash (RFC 6962 §2.1)."""
+    """One transparency-log entry: its JCS bytes, its leaf hash (RFC 6962 §2.1), and the hashes
+    of the perfect subtrees it completes (sizes 2, 4, 8, …, 32 bytes each), so that any root
+    or proof costs O(log n) reads."""
 
     __tablename__ = "log_entries"
 
@@ -188,3 +190,15 @@ class LogEntry(Base):
     message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    nodes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Checkpoint(Base):
+    """A signed tree head (PROTOCOL §6), kept forever so any two can be proved consistent."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    signed: Mapped[str] = mapped_column(Text)

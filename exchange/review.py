@@ -87,7 +87,7 @@ def decide(
         approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
         if approvals >= message.required_approvals:
             release(log, message, actor="hub", now=now)
-    close_log(session, log)
+    close_log(session, log, now)
     return message
 
 

@@ -11,13 +11,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.errors import ProblemError
-from exchange.ledger import ENTRIES, LOG_LOCK_KEY, NEXT_INDEX, LogAppender, close_log, open_log
+from exchange.ledger import (
+    CHECKPOINTS,
+    EDGE,
+    ENTRIES,
+    LOG_LOCK_KEY,
+    NEXT_INDEX,
+    LogAppender,
+    Notary,
+    close_log,
+    edge_tree,
+    open_log,
+)
 from exchange.models import Delivery, Message, PersonRef
 
 MESSAGES = cast(Table, Message.__table__)
@@ -64,7 +76,7 @@ class Transaction:
 class IntakeWriter(Protocol):
     """Opens the locked window for a batch of message ids and writes what it collected."""
 
-    def transaction(self, ids: set[str]) -> Any:
+    def transaction(self, ids: set[str], now: datetime) -> Any:
         """Context manager yielding a ``Transaction``; commits on a clean exit."""
 
 
@@ -84,7 +96,7 @@ class SessionWriter:
         self._sessions = sessions
 
     @contextmanager
-    def transaction(self, ids: set[str]) -> Iterator[Transaction]:
+    def transaction(self, ids: set[str], now: datetime) -> Iterator[Transaction]:
         with self._sessions.begin() as session:
             # Lock first: every writer queues here, so the existence check cannot race.
             log = open_log(session)
@@ -92,24 +104,23 @@ class SessionWriter:
             connection = session.connection()
             known = {
                 row[0]: Stored(*row[1:])
-                for row in connection.execute(
-                    select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids))
-                )
+                for row in connection.execute(select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids)))
             }
             tx = Transaction(known, log)
             yield tx
             for table, rows in tx.rows.tables():
                 if rows:
                     connection.execute(table.insert(), rows)
-            close_log(session, log)
+            close_log(session, log, now)
 
 
 class PipelineWriter:
     """PostgreSQL: lock, size and existence in one round trip; every write and the commit in
     another."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notary: Notary | None) -> None:
         self._engine = engine
+        self._notary = notary
         self._lock_sql = f"SELECT pg_advisory_xact_lock({LOG_LOCK_KEY})"
         self._size_sql = str(
             NEXT_INDEX.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
@@ -119,6 +130,7 @@ class PipelineWriter:
             f"SELECT {', '.join(column.name for column in _KNOWN_COLUMNS)} "
             f"FROM {MESSAGES.name} WHERE id = ANY(%(ids)s)"
         )
+        self._edge_sql = str(EDGE.compile(dialect=engine.dialect))
         self._inserts: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def _insert_sql(self, table: Table, columns: tuple[str, ...]) -> str:
@@ -130,7 +142,7 @@ class PipelineWriter:
         return self._inserts[key]
 
     @contextmanager
-    def transaction(self, ids: set[str]) -> Iterator[Transaction]:
+    def transaction(self, ids: set[str], now: datetime) -> Iterator[Transaction]:
         # Imported here: psycopg is the `postgres` extra, and a SQLite hub never gets here.
         import psycopg
 
@@ -141,13 +153,16 @@ class PipelineWriter:
                 connection.execute(self._lock_sql)
                 size = connection.cursor()
                 size.execute(self._size_sql)
+                edge = connection.cursor()
+                edge.execute(self._edge_sql)
                 existing = connection.cursor()
                 existing.execute(self._known_sql, {"ids": list(ids)})
                 pipeline.sync()
                 size_row = size.fetchone()
                 assert size_row is not None
                 known = {row[0]: Stored(*row[1:]) for row in existing.fetchall()}
-                tx = Transaction(known, LogAppender(int(size_row[0])))
+                log = LogAppender(edge_tree(int(size_row[0]), edge.fetchall()), self._notary)
+                tx = Transaction(known, log)
                 yield tx
                 writer = connection.cursor()
                 for table, rows in tx.rows.tables():
@@ -157,6 +172,9 @@ class PipelineWriter:
                     writer.executemany(
                         self._insert_sql(ENTRIES, tuple(tx.log.rows[0])), tx.log.rows
                     )
+                    checkpoint = tx.log.checkpoint_row(now)
+                    if checkpoint is not None:
+                        writer.execute(self._insert_sql(CHECKPOINTS, tuple(checkpoint)), checkpoint)
                 connection.commit()
         except psycopg.OperationalError as lost:
             pooled.invalidate(lost)
@@ -171,8 +189,10 @@ class PipelineWriter:
             pooled.close()
 
 
-def writer_for(engine: Engine, sessions: sessionmaker[Session]) -> IntakeWriter:
+def writer_for(
+    engine: Engine, sessions: sessionmaker[Session], notary: Notary | None
+) -> IntakeWriter:
     """The pipelined writer on PostgreSQL with psycopg, the portable one elsewhere."""
     if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        return PipelineWriter(engine)
+        return PipelineWriter(engine, notary)
     return SessionWriter(sessions)

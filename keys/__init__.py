@@ -33,10 +33,15 @@ from keys.jws import (
     verify_detached,
 )
 from keys.merkle import (
+    CompactTree,
+    consistency_path,
     consistency_proof,
+    fold_subtrees,
+    inclusion_path,
     inclusion_proof,
     leaf_hash,
     node_hash,
+    perfect_subtrees,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -45,6 +50,7 @@ from keys.resolvers import jwk_set, jwks_resolver, keys_from_jwk_set, static_res
 from keys.sealing import SealingKeyRing, load_key_ring, save_key_ring
 
 __all__ = [
+    "CompactTree",
     "HttpRequest",
     "KeyFormatError",
     "KeyNotValid",
@@ -59,8 +65,11 @@ __all__ = [
     "UnknownKey",
     "VerifiedRequest",
     "VerifyingKey",
+    "consistency_path",
     "consistency_proof",
     "content_digest",
+    "fold_subtrees",
+    "inclusion_path",
     "inclusion_proof",
     "jwk_set",
     "jwks_resolver",
@@ -70,6 +79,7 @@ __all__ = [
     "load_signing_key",
     "load_verifying_key",
     "node_hash",
+    "perfect_subtrees",
     "root_hash",
     "save_key_ring",
     "save_signing_key",

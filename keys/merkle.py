@@ -35,19 +35,7 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     _check_hashes(leaf_hashes)
     if not 0 <= index < len(leaf_hashes):
         raise ValueError("index outside the tree")
-    proof: list[bytes] = []
-    start, end = 0, len(leaf_hashes)
-    # Walk down from the root; each step records the sibling subtree's hash.
-    while end - start > 1:
-        split = start + _largest_power_of_two_below(end - start)
-        if index < split:
-            proof.append(_subtree_hash(leaf_hashes, split, end))
-            end = split
-        else:
-            proof.append(_subtree_hash(leaf_hashes, start, split))
-            start = split
-    proof.reverse()
-    return proof
+    return [_subtree_hash(leaf_hashes, a, b) for a, b in inclusion_path(index, len(leaf_hashes))]
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int) -> list[bytes]:
@@ -55,9 +43,99 @@ def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int) -> 
     _check_hashes(leaf_hashes)
     if not 0 <= first <= second <= len(leaf_hashes):
         raise ValueError("need 0 <= first <= second <= number of leaves")
+    return [_subtree_hash(leaf_hashes, a, b) for a, b in consistency_path(first, second)]
+
+
+def inclusion_path(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[start, end)`` whose tree hashes make the audit path, leaf first."""
+    if not 0 <= index < tree_size:
+        raise ValueError("index outside the tree")
+    path: list[tuple[int, int]] = []
+    start, end = 0, tree_size
+    # Walk down from the root; each step records the sibling subtree.
+    while end - start > 1:
+        split = start + _largest_power_of_two_below(end - start)
+        if index < split:
+            path.append((split, end))
+            end = split
+        else:
+            path.append((start, split))
+            start = split
+    path.reverse()
+    return path
+
+
+def consistency_path(first: int, second: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose tree hashes make the consistency proof from first to second."""
+    if not 0 <= first <= second:
+        raise ValueError("need 0 <= first <= second")
     if first in (0, second):
         return []
-    return _subproof(leaf_hashes[:second], first, 0, second, True)
+    return _subproof_path(first, 0, second, True)
+
+
+def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
+    """Split ``[start, end)`` into the aligned perfect subtrees whose hashes fold into its tree
+    hash, left to right (for the ranges proofs use, whose start is aligned to their split)."""
+    if not 0 <= start < end:
+        raise ValueError("need 0 <= start < end")
+    parts: list[tuple[int, int]] = []
+    while start < end:
+        size = _largest_power_of_two_below(end - start + 1)
+        while start % size:
+            size >>= 1
+        parts.append((start, start + size))
+        start += size
+    return parts
+
+
+def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
+    """The tree hash of a range from its perfect subtrees' hashes, left to right (§2.1.1:
+    each split puts the largest power of two on the left)."""
+    if not hashes:
+        raise ValueError("no subtrees")
+    folded = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        folded = node_hash(left, folded)
+    return folded
+
+
+class CompactTree:
+    """The right edge of a growing tree: one hash per perfect subtree of its size's binary form.
+
+    Appending a leaf returns the perfect subtrees it completes (sizes 2, 4, 8, …), so that a
+    store can keep every interior node and answer any root or proof in O(log n) reads.
+    """
+
+    def __init__(self, size: int = 0, subtrees: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(subtrees) != size.bit_count():
+            raise ValueError("a tree of this size has one subtree per set bit of its size")
+        _check_hashes(subtrees)
+        self.size = size
+        self._subtrees = list(subtrees)
+
+    @staticmethod
+    def edge(size: int) -> list[tuple[int, int]]:
+        """The perfect subtrees ``[start, end)`` of a tree of ``size`` leaves, left to right."""
+        return perfect_subtrees(0, size) if size else []
+
+    def append(self, leaf: bytes) -> list[bytes]:
+        """Add a leaf hash; return the hashes of the perfect subtrees it completes, smallest
+        first (size 2 first)."""
+        _check_hashes([leaf])
+        completed: list[bytes] = []
+        node, index = leaf, self.size
+        while index & 1:
+            node = node_hash(self._subtrees.pop(), node)
+            completed.append(node)
+            index >>= 1
+        self._subtrees.append(node)
+        self.size += 1
+        return completed
+
+    def root(self) -> bytes:
+        """The tree hash of the leaves so far."""
+        return fold_subtrees(self._subtrees) if self._subtrees else EMPTY_ROOT
 
 
 def verify_inclusion(
@@ -146,17 +224,15 @@ def _subtree_hash(leaves: Sequence[bytes], start: int, end: int) -> bytes:
     return node_hash(_subtree_hash(leaves, start, split), _subtree_hash(leaves, split, end))
 
 
-def _subproof(leaves: Sequence[bytes], m: int, start: int, end: int, complete: bool) -> list[bytes]:
-    # SUBPROOF(m, D[start:end], b) of RFC 9162 §2.1.4.1.
+def _subproof_path(m: int, start: int, end: int, complete: bool) -> list[tuple[int, int]]:
+    # SUBPROOF(m, D[start:end], b) of RFC 9162 §2.1.4.1, as ranges.
     n = end - start
     if m == n:
-        return [] if complete else [_subtree_hash(leaves, start, end)]
+        return [] if complete else [(start, end)]
     k = _largest_power_of_two_below(n)
     if m <= k:
-        right = _subtree_hash(leaves, start + k, end)
-        return [*_subproof(leaves, m, start, start + k, complete), right]
-    left = _subtree_hash(leaves, start, start + k)
-    return [*_subproof(leaves, m - k, start + k, end, False), left]
+        return [*_subproof_path(m, start, start + k, complete), (start + k, end)]
+    return [*_subproof_path(m - k, start + k, end, False), (start, start + k)]
 
 
 def _check_hashes(hashes: Sequence[bytes]) -> None:

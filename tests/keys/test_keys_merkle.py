@@ -9,11 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keys import (
+    CompactTree,
     ProofInvalid,
+    consistency_path,
     consistency_proof,
+    fold_subtrees,
+    inclusion_path,
     inclusion_proof,
     leaf_hash,
     node_hash,
+    perfect_subtrees,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -254,3 +259,61 @@ def test_changed_consistency_inputs_refused(leaves: list[bytes], data: st.DataOb
     other_second = data.draw(st.integers(first, len(leaves)).filter(lambda s: s != second))
     with pytest.raises(ProofInvalid):
         verify_consistency(first, other_second, first_root, root_hash(leaves[:other_second]), proof)
+
+
+# --- the store's view: a compact tree that keeps every interior node -------------------------
+
+
+@given(trees)
+def test_compact_tree_grows_the_reference_tree(leaves: list[bytes]) -> None:
+    tree = CompactTree()
+    nodes: dict[tuple[int, int], bytes] = {}
+    for index, leaf in enumerate(leaves):
+        completed = tree.append(leaf)
+        # Each completed node is the perfect subtree of size 2, 4, … ending at this leaf.
+        for level, node in enumerate(completed, start=1):
+            start = index + 1 - (1 << level)
+            assert node == root_hash(leaves[start : index + 1])
+            nodes[(start, index + 1)] = node
+        assert len(completed) == ((index + 1) & -(index + 1)).bit_length() - 1
+        assert tree.size == index + 1
+        assert tree.root() == root_hash(leaves[: index + 1])
+    # Restarting from the stored edge gives the same tree.
+    edge = [leaves[a] if b - a == 1 else nodes[(a, b)] for a, b in CompactTree.edge(len(leaves))]
+    resumed = CompactTree(len(leaves), edge)
+    assert resumed.root() == tree.root()
+    extra = leaf_hash(b"one more")
+    assert resumed.append(extra) == tree.append(extra)
+    assert resumed.root() == tree.root()
+
+
+@given(trees, st.data())
+def test_proof_paths_fold_from_perfect_subtrees(leaves: list[bytes], data: st.DataObject) -> None:
+    """Every proof element is a fold of stored perfect subtrees: O(log n) of them in all."""
+    size = len(leaves)
+    index = data.draw(st.integers(0, size - 1))
+    first = data.draw(st.integers(0, size))
+
+    def folded(start: int, end: int) -> bytes:
+        parts = perfect_subtrees(start, end)
+        for a, b in parts:
+            assert a % (b - a) == 0 and (b - a) & (b - a - 1) == 0  # aligned, power of two
+        return fold_subtrees([root_hash(leaves[a:b]) for a, b in parts])
+
+    inclusion = inclusion_path(index, size)
+    assert [folded(a, b) for a, b in inclusion] == inclusion_proof(leaves, index)
+    consistency = consistency_path(first, size)
+    assert [folded(a, b) for a, b in consistency] == consistency_proof(leaves, first, size)
+    reads = sum(len(perfect_subtrees(a, b)) for a, b in inclusion + consistency)
+    assert reads <= 4 * max(size, 2).bit_length()
+
+
+def test_compact_tree_refuses_a_wrong_edge() -> None:
+    with pytest.raises(ValueError):
+        CompactTree(3, [leaf_hash(b"a")])
+    with pytest.raises(ValueError):
+        CompactTree(1, [b"short"])
+    with pytest.raises(ValueError):
+        perfect_subtrees(4, 4)
+    with pytest.raises(ValueError):
+        fold_subtrees([])
