@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,19 +14,41 @@ import requests
 
 from adapters.errors import HubError, VerificationFailed
 from keys import (
+    EvidenceInvalid,
     HttpRequest,
     KeysError,
     SigningKey,
     UnknownKey,
+    VerifiedEvidence,
     VerifyingKey,
     httpsig,
     jws,
+    leaf_hash,
+    verify_consistency,
+    verify_evidence,
+    verify_inclusion,
 )
 from schemas import canonical_bytes, envelope_sha256
 
 MESSAGE_TYP = "exchange-message+jws"
 RECEIPT_TYP = "exchange-receipt+jws"
 ACK_TYP = "exchange-ack+jws"
+CHECKPOINT_TYP = "exchange-checkpoint+jws"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed tree head of the hub's log, its signature verified."""
+
+    origin: str
+    tree_size: int
+    root_hash: bytes
+    issued_at: str
+    signed: str
+
+    def as_json(self) -> dict[str, Any]:
+        """What to keep on disk to check the next checkpoint against (see ``last_checkpoint``)."""
+        return {"signed": self.signed}
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,9 @@ class ExchangeClient:
         self.timeout = timeout
         self.clock = clock or (lambda: datetime.now(UTC))
         self._cache = _Cache()
+        # The newest checkpoint seen: every later one must extend it (RFC 9162 §2.1.4), so a
+        # hub that rewrites its history is caught. Persist it across runs (``as_json``).
+        self.last_checkpoint: Checkpoint | None = None
 
     # -- messages -------------------------------------------------------------------------
     def sign(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,6 +225,113 @@ class ExchangeClient:
         if digest is not None and claims.get("envelope_sha256") != digest:
             raise VerificationFailed("receipt names another envelope digest")
         return claims
+
+    # -- the transparency log -------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        """The hub's newest checkpoint, verified, and proved consistent with the last seen."""
+        document = self._request("GET", "/v1/log/checkpoint").json()
+        newest = self.read_checkpoint(str(document["checkpoint"]))
+        seen = self.last_checkpoint
+        if seen is not None:
+            if newest.origin != seen.origin:
+                raise VerificationFailed("the checkpoint names another log")
+            if newest.tree_size < seen.tree_size:
+                raise VerificationFailed("the hub's log is shorter than a checkpoint seen before")
+            self.verify_consistency(seen, newest)
+        self.last_checkpoint = newest
+        return newest
+
+    def read_checkpoint(self, signed: str) -> Checkpoint:
+        """Verify a checkpoint JWS with the hub's keys and read it."""
+        try:
+            _header, payload = jws.verify_compact(signed, self._hub_key, typ=CHECKPOINT_TYP)
+            claims = json.loads(payload)
+            return Checkpoint(
+                str(claims["origin"]),
+                int(claims["tree_size"]),
+                bytes.fromhex(claims["root_hash"]),
+                str(claims["issued_at"]),
+                signed,
+            )
+        except (KeysError, ValueError, KeyError, TypeError) as failure:
+            raise VerificationFailed(f"checkpoint does not verify: {failure}") from failure
+
+    def verify_consistency(self, older: Checkpoint, newer: Checkpoint) -> None:
+        """Prove with the hub's proof that ``newer`` extends ``older``; raise if it does not."""
+        if older.tree_size == newer.tree_size or older.tree_size == 0:
+            hashes: list[bytes] = []
+        else:
+            proof = self._request(
+                "GET",
+                "/v1/log/proofs/consistency",
+                params={"first": str(older.tree_size), "second": str(newer.tree_size)},
+            ).json()
+            hashes = [bytes.fromhex(h) for h in proof["hashes"]]
+        try:
+            verify_consistency(
+                older.tree_size, newer.tree_size, older.root_hash, newer.root_hash, hashes
+            )
+        except KeysError as failure:
+            raise VerificationFailed(
+                f"the hub's log of {newer.tree_size} entries does not extend the one of "
+                f"{older.tree_size} seen before: {failure}"
+            ) from failure
+
+    def prove_receipt(self, result: SendResult, *, wait: float = 5.0) -> Checkpoint:
+        """Prove that the receipt's log entry is in the hub's log: fetch the entry, check it
+        records this message, and verify its inclusion proof against a checkpoint."""
+        entry = self._request("GET", f"/v1/log/entries/{result.log_index}").json()
+        claims = entry["entry"]
+        if (
+            claims.get("index") != result.log_index
+            or claims.get("action") != "message:received"
+            or claims.get("message_id") != result.id
+            or claims.get("envelope_sha256") != result.claims.get("envelope_sha256")
+        ):
+            raise VerificationFailed("the log entry at the receipt's index records something else")
+        leaf = leaf_hash(canonical_bytes(claims))
+        checkpoint = self.checkpoint()
+        deadline = time.monotonic() + wait
+        # The hub signs on demand at most once a second: wait for a head that covers the entry.
+        while checkpoint.tree_size <= result.log_index and time.monotonic() < deadline:
+            time.sleep(0.5)
+            checkpoint = self.checkpoint()
+        if checkpoint.tree_size <= result.log_index:
+            raise VerificationFailed("no checkpoint covers the receipt's log index yet")
+        proof = self._request(
+            "GET",
+            "/v1/log/proofs/inclusion",
+            params={"index": str(result.log_index), "tree_size": str(checkpoint.tree_size)},
+        ).json()
+        try:
+            verify_inclusion(
+                leaf,
+                result.log_index,
+                checkpoint.tree_size,
+                [bytes.fromhex(h) for h in proof["hashes"]],
+                checkpoint.root_hash,
+            )
+        except KeysError as failure:
+            raise VerificationFailed(f"inclusion proof fails: {failure}") from failure
+        return checkpoint
+
+    def evidence(self, message_id: str) -> tuple[dict[str, Any], VerifiedEvidence]:
+        """A message's evidence bundle, verified with the hub's keys, its checkpoint proved
+        consistent with the last one seen."""
+        bundle: dict[str, Any] = self._request("GET", f"/v1/messages/{message_id}/evidence").json()
+        hub_jwks = {"keys": [k.to_jwk(kid) for kid, k in self.hub_keys(refresh=True).items()]}
+        try:
+            verified = verify_evidence(bundle, hub_keys=hub_jwks)
+        except EvidenceInvalid as failure:
+            raise VerificationFailed(f"evidence does not verify: {failure}") from failure
+        bundled = self.read_checkpoint(bundle["checkpoint"])
+        seen = self.last_checkpoint
+        if seen is not None:
+            older, newer = sorted((seen, bundled), key=lambda c: c.tree_size)
+            self.verify_consistency(older, newer)
+        if seen is None or bundled.tree_size > seen.tree_size:
+            self.last_checkpoint = bundled
+        return bundle, verified
 
     def _hub_key(self, kid: str) -> VerifyingKey:
         keys = self.hub_keys()

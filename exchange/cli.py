@@ -21,11 +21,22 @@ from sqlalchemy import select
 from exchange.app import create_app
 from exchange.config import Config
 from exchange.errors import ProblemError
+from exchange.evidence import export_evidence
 from exchange.hub import Hub
+from exchange.integrity import IntegrityFailure, verify_store
+from exchange.ledger import StoredTree, sign_checkpoint
 from exchange.models import Partner
-from exchange.partners import add_key, add_partner, revoke_key
+from exchange.partners import add_key, add_partner, revoke_key, set_partner_status
 from exchange.review import decide, pending
-from keys import KeysError, SigningKey, load_signing_key, load_verifying_key, save_signing_key
+from keys import (
+    EvidenceInvalid,
+    KeysError,
+    SigningKey,
+    load_signing_key,
+    load_verifying_key,
+    save_signing_key,
+    verify_evidence,
+)
 from schemas import BODIES, KID_RE, JsonInvalid, body_of, parse_json
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -174,6 +185,27 @@ def partners_list() -> None:
                 state = "revoked" if key.revoked_at else "active"
                 until = f" until {key.not_after:%Y-%m-%d}" if key.not_after else ""
                 click.echo(f"  {key.kid}\t{state}\tfrom {key.not_before:%Y-%m-%d}{until}")
+
+
+@partners.command("suspend")
+@click.argument("partner_id")
+def partners_suspend(partner_id: str) -> None:
+    """Suspend a partner: its keys are refused and nothing more is routed to it."""
+    _set_status(partner_id, "suspended")
+
+
+@partners.command("reinstate")
+@click.argument("partner_id")
+def partners_reinstate(partner_id: str) -> None:
+    """Reinstate a suspended partner."""
+    _set_status(partner_id, "active")
+
+
+def _set_status(partner_id: str, status: str) -> None:
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        set_partner_status(session, partner_id, status, actor="cli", now=the_hub.now())
+    click.echo(f"{partner_id} is {status}")
 
 
 @main.group("keys")
@@ -387,3 +419,84 @@ def _load_private(path: Path) -> SigningKey:
         return load_signing_key(path, passphrase.encode() if passphrase else None)
     except KeysError as bad:
         raise click.ClickException(f"{path}: cannot load the private key ({bad})") from bad
+
+
+@main.group("log")
+def log_group() -> None:
+    """Check the transparency log and sign checkpoints."""
+
+
+@log_group.command("verify")
+def log_verify() -> None:
+    """Recompute every entry, the tree, every checkpoint and every message digest."""
+    the_hub = _hub()
+    with the_hub.readers() as session:
+        size = StoredTree(session.connection()).size()
+        try:
+            with click.progressbar(length=size, label="checking the log", file=sys.stderr) as bar:
+                report = verify_store(session, the_hub.trust, progress=bar.update)
+        except IntegrityFailure as failure:
+            click.echo(f"FAILED at log index {failure.index}: {failure.reason}", err=True)
+            sys.exit(1)
+    click.echo(
+        f"ok: {report.entries} entries, {report.checkpoints} checkpoints, "
+        f"{report.messages} messages; root {report.root_hash}"
+    )
+
+
+@log_group.command("checkpoint")
+def log_checkpoint() -> None:
+    """Sign a checkpoint of the log as it is now."""
+    the_hub = _hub()
+    with the_hub.sessions.begin() as session:
+        checkpoint = sign_checkpoint(session, the_hub.notary, the_hub.now())
+    click.echo(f"checkpoint: tree_size {checkpoint.tree_size}, root {checkpoint.root_hash.hex()}")
+
+
+@main.group("evidence")
+def evidence_group() -> None:
+    """Export a message's evidence bundle; verify one offline."""
+
+
+@evidence_group.command("export")
+@click.argument("message_id")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path))
+def evidence_export(message_id: str, out_path: Path) -> None:
+    """Write the evidence bundle of MESSAGE_ID to a JSON file."""
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        bundle = export_evidence(
+            session, the_hub.trust, the_hub.notary, message_id, now=the_hub.now()
+        )
+    out_path.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n")
+    click.echo(f"wrote {out_path} ({len(bundle['log'])} log entries)")
+
+
+@evidence_group.command("verify", context_settings={"ignore_unknown_options": False})
+@click.argument("bundle_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--hub-keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the hub's JWK Set to trust (e.g. a saved /.well-known/jwks.json)",
+)
+def evidence_verify(bundle_path: Path, hub_keys: Path | None) -> None:
+    """Check an evidence bundle offline: no hub, no database, no network."""
+    try:
+        bundle = json.loads(bundle_path.read_text())
+        pinned = json.loads(hub_keys.read_text()) if hub_keys else None
+    except ValueError as bad:
+        _fail(f"not JSON: {bad}")
+    try:
+        verified = verify_evidence(bundle, hub_keys=pinned)
+    except EvidenceInvalid as invalid:
+        click.echo(f"INVALID: {invalid}", err=True)
+        sys.exit(1)
+    checkpoint = verified.checkpoint
+    click.echo(
+        f"ok: message {verified.message_id} from {verified.envelope['from']} "
+        f"signed by {verified.sender_kid}; {len(verified.entries)} log entries proved in "
+        f"tree {checkpoint['tree_size']} ({checkpoint['origin']}); "
+        f"acked by {', '.join(verified.acked_by) or 'no one yet'}"
+        + ("" if pinned else "; hub key taken from the bundle (pin it with --hub-keys)")
+    )

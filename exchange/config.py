@@ -47,5 +47,5 @@ class Config:
             home=home,
             database_url=url,
             agreements_path=Path(agreements) if agreements else None,
-            origin=env.get("EXCHANGE_ORIGIN") or cls.origin,
+            origin=env.get("EXCHANGE_LOG_ORIGIN") or cls.origin,
         )

@@ -75,6 +75,8 @@ class PartnerKey(Base):
     not_after: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The ``key:added`` entry that registered it: evidence bundles prove the key by it.
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
 
     partner: Mapped[Partner] = relationship(back_populates="keys")
 

@@ -84,7 +84,7 @@ def add_key(
     )
     session.add(key)
     session.flush()
-    append_one(
+    key.log_index = append_one(
         session,
         at=now,
         actor=actor,
@@ -105,3 +105,23 @@ def revoke_key(session: Session, kid: str, *, actor: str, now: datetime) -> Part
     key.revoked_at = now
     append_one(session, at=now, actor=actor, action="key:revoked", kid=kid)
     return key
+
+
+PARTNER_STATES = {"suspended": "partner:suspended", "active": "partner:reinstated"}
+
+
+def set_partner_status(
+    session: Session, partner_id: str, status: str, *, actor: str, now: datetime
+) -> Partner:
+    """Suspend a partner (its keys stop working, nothing is routed to it) or reinstate it."""
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise ProblemError("not-found", f"No partner {partner_id}.")
+    if status not in PARTNER_STATES:
+        raise ProblemError("bad-request", f"Not a partner status: {status!r}.")
+    if partner.status == status:
+        raise ProblemError("invalid-transition", f"{partner_id} is already {status}.")
+    partner.status = status
+    session.flush()
+    append_one(session, at=now, actor=actor, action=PARTNER_STATES[status], partner_id=partner_id)
+    return partner

@@ -18,6 +18,7 @@ from keys.errors import (
     SignatureInvalid,
     UnknownKey,
 )
+from keys.evidence import EvidenceInvalid, VerifiedEvidence, verify_evidence
 from keys.httpsig import (
     HttpRequest,
     VerifiedRequest,
@@ -51,6 +52,7 @@ from keys.sealing import SealingKeyRing, load_key_ring, save_key_ring
 
 __all__ = [
     "CompactTree",
+    "EvidenceInvalid",
     "HttpRequest",
     "KeyFormatError",
     "KeyNotValid",
@@ -63,6 +65,7 @@ __all__ = [
     "SignatureInvalid",
     "SigningKey",
     "UnknownKey",
+    "VerifiedEvidence",
     "VerifiedRequest",
     "VerifyingKey",
     "consistency_path",
@@ -91,6 +94,7 @@ __all__ = [
     "verify_compact",
     "verify_consistency",
     "verify_detached",
+    "verify_evidence",
     "verify_inclusion",
     "verify_request",
 ]

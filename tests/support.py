@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from adapters import ExchangeClient
 from exchange.hub import Hub
-from exchange.models import Message
+from exchange.models import LogEntry, Message
 from exchange.partners import add_partner
 from keys import HttpRequest, SigningKey, httpsig, jws
+from keys.merkle import CompactTree, leaf_hash
 from schemas import canonical_bytes
 
 NAMES = {
@@ -110,3 +111,21 @@ def problem_code(response: requests.Response) -> str:
     """The problem code of an error response (checking the media type)."""
     assert response.headers["Content-Type"].startswith("application/problem+json"), response.text
     return str(response.json()["type"]).removeprefix("urn:exchange:error:")
+
+
+def rewrite_entry(the_hub: Hub, index: int, old: bytes, new: bytes) -> None:
+    """Tamper as a database administrator would: change entry ``index`` and recompute every
+    stored leaf and interior hash, so that only checkpoints and receipts can tell."""
+    with the_hub.engine.begin() as connection:
+        rows = connection.execute(
+            select(LogEntry.index, LogEntry.entry).order_by(LogEntry.index)
+        ).all()
+        tree = CompactTree()
+        for i, entry in rows:
+            entry = bytes(entry).replace(old, new) if i == index else bytes(entry)
+            leaf = leaf_hash(entry)
+            connection.execute(
+                update(LogEntry)
+                .where(LogEntry.index == i)
+                .values(entry=entry, leaf_hash=leaf, nodes=b"".join(tree.append(leaf)))
+            )

@@ -154,7 +154,7 @@ def test_the_hub_runs_without_the_postgres_extra() -> None:
         "from exchange.writers import writer_for\n"
         "from exchange.db import make_engine, make_sessionmaker\n"
         "engine = make_engine('sqlite://')\n"
-        "print(type(writer_for(engine, make_sessionmaker(engine))).__name__)\n"
+        "print(type(writer_for(engine, make_sessionmaker(engine), None)).__name__)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60

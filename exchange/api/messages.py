@@ -14,12 +14,14 @@ from exchange.api.schemas import (
     AcceptedSchema,
     BatchResultSchema,
     BatchSchema,
+    EvidenceSchema,
     MessageViewSchema,
     ProblemSchema,
     SubmissionSchema,
 )
 from exchange.app import hub
 from exchange.errors import ProblemError
+from exchange.evidence import export_evidence
 from exchange.intake import open_envelope
 from exchange.ledger import format_time
 from exchange.metrics import count_refusal, count_submission
@@ -112,7 +114,7 @@ def read(message_id: str) -> Any:
     """A message, its deliveries and its events, for its sender or a recipient."""
     session = g.reader
     message = session.get(Message, message_id)
-    if message is None or not _may_read(message, g.partner_id):
+    if message is None or not may_read(message, g.partner_id):
         raise ProblemError("not-found", "No such message for you.")
     events = session.scalars(
         select(LogEntry.entry).where(LogEntry.message_id == message.id).order_by(LogEntry.index)
@@ -137,9 +139,26 @@ def read(message_id: str) -> Any:
     }
 
 
-def _may_read(message: Message, partner_id: str) -> bool:
+def may_read(message: Message, partner_id: str) -> bool:
+    """The sender always; a recipient once the message is released."""
     if message.sender == partner_id:
         return True
     return message.status == "released" and any(
         d.recipient == partner_id for d in message.deliveries
     )
+
+
+@blp.route("/messages/<string:message_id>/evidence", methods=["GET"])
+@blp.doc(responses={"404": _ERRORS})
+@blp.response(200, EvidenceSchema)
+def evidence(message_id: str) -> Any:
+    """The message's evidence bundle, for its sender or a recipient (verify with
+    ``keys.evidence``)."""
+    the_hub = hub()
+    message = g.reader.get(Message, message_id)
+    if message is None or not may_read(message, g.partner_id):
+        raise ProblemError("not-found", "No such message for you.")
+    with the_hub.sessions.begin() as session:
+        return export_evidence(
+            session, the_hub.trust, the_hub.notary, message_id, now=the_hub.now()
+        )

@@ -132,3 +132,67 @@ class PartnersSchema(Schema):
     """The partner directory."""
 
     partners = fields.List(fields.Nested(PartnerSchema))
+
+
+class CheckpointSchema(Schema):
+    """The newest signed tree head (PROTOCOL §5, §6); its fields repeat the JWS payload."""
+
+    checkpoint = fields.String(metadata={"description": "JWS compact by the hub"})
+    origin = fields.String()
+    tree_size = fields.Integer()
+    root_hash = fields.String(metadata={"description": "lower-case hex"})
+    issued_at = fields.String()
+
+
+class InclusionQuerySchema(Schema):
+    """Which entry, in which tree."""
+
+    index = fields.Integer(required=True, validate=validate.Range(min=0))
+    tree_size = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class InclusionProofSchema(Schema):
+    """An RFC 9162 §2.1.3 audit path, leaf first."""
+
+    index = fields.Integer()
+    tree_size = fields.Integer()
+    leaf_hash = fields.String()
+    hashes = fields.List(fields.String())
+
+
+class ConsistencyQuerySchema(Schema):
+    """Which two tree sizes."""
+
+    first = fields.Integer(required=True, validate=validate.Range(min=0))
+    second = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+class ConsistencyProofSchema(Schema):
+    """An RFC 9162 §2.1.4 consistency proof."""
+
+    first = fields.Integer()
+    second = fields.Integer()
+    hashes = fields.List(fields.String())
+
+
+class LogEntrySchema(Schema):
+    """One log entry (ids and digests only) and its leaf hash."""
+
+    index = fields.Integer()
+    entry = fields.Dict()
+    leaf_hash = fields.String()
+
+
+class EvidenceSchema(Schema):
+    """An evidence bundle (``exchange-evidence/1``; checked by ``keys.evidence``)."""
+
+    format = fields.String()
+    message_id = fields.String()
+    envelope = fields.Dict()
+    envelope_jcs = fields.String()
+    signature = fields.String()
+    receipt = fields.String()
+    acks = fields.List(fields.Dict())
+    log = fields.List(fields.Dict())
+    checkpoint = fields.String()
+    keys = fields.Dict()

@@ -7,6 +7,8 @@ Create Date: 2026-11-22 06:05:00
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,6 +43,24 @@ def upgrade() -> None:
     with op.batch_alter_table("log_entries", schema=None) as batch_op:
         batch_op.alter_column("nodes", existing_type=sa.LargeBinary(), nullable=False)
 
+    # Each key points at the entry that registered it.
+    with op.batch_alter_table("partner_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("log_index", sa.BigInteger(), nullable=True))
+    logged = sa.table(
+        "log_entries",
+        sa.column("idx", sa.BigInteger()),
+        sa.column("action", sa.String()),
+        sa.column("entry", sa.LargeBinary()),
+    )
+    keys = sa.table(
+        "partner_keys", sa.column("kid", sa.String()), sa.column("log_index", sa.BigInteger())
+    )
+    for index, entry in bind.execute(
+        sa.select(logged.c.idx, logged.c.entry).where(logged.c.action == "key:added")
+    ):
+        kid = json.loads(entry)["kid"]
+        bind.execute(keys.update().where(keys.c.kid == kid).values(log_index=index))
+
     op.create_table(
         "checkpoints",
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -57,5 +77,7 @@ def downgrade() -> None:
     with op.batch_alter_table("checkpoints", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_checkpoints_issued_at"))
     op.drop_table("checkpoints")
+    with op.batch_alter_table("partner_keys", schema=None) as batch_op:
+        batch_op.drop_column("log_index")
     with op.batch_alter_table("log_entries", schema=None) as batch_op:
         batch_op.drop_column("nodes")
