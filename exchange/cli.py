@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,7 +26,7 @@ from exchange.errors import ProblemError
 from exchange.evidence import export_evidence
 from exchange.hub import Hub
 from exchange.integrity import IntegrityFailure, verify_store
-from exchange.ledger import StoredTree, sign_checkpoint
+from exchange.ledger import StoredTree, checkpoint_due, format_time, sign_checkpoint
 from exchange.models import Partner
 from exchange.partners import add_key, add_partner, revoke_key, set_partner_status
 from exchange.review import decide, pending
@@ -451,6 +453,24 @@ def log_checkpoint() -> None:
     with the_hub.sessions.begin() as session:
         checkpoint = sign_checkpoint(session, the_hub.notary, the_hub.now())
     click.echo(f"checkpoint: tree_size {checkpoint.tree_size}, root {checkpoint.root_hash.hex()}")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="run the due jobs once and exit")
+@click.option("--interval", default=5.0, show_default=True, help="seconds between rounds")
+def worker(once: bool, interval: float) -> None:
+    """Run the hub's scheduled jobs: a checkpoint at least every 60 s while the log grows."""
+    the_hub = _hub()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    while True:
+        now = the_hub.now()
+        with the_hub.sessions.begin() as session:
+            if checkpoint_due(session.connection(), now):
+                checkpoint = sign_checkpoint(session, the_hub.notary, now)
+                click.echo(f"{format_time(now)} checkpoint tree_size {checkpoint.tree_size}")
+        if once or stopping.wait(interval):
+            return
 
 
 @main.group("evidence")

@@ -77,7 +77,18 @@ def export_evidence(
         ],
         "checkpoint": checkpoint.signed,
         "keys": {
-            "hub": trust.jwks(),
+            # Exactly the hub keys that signed this bundle: the verifier refuses unused ones.
+            "hub": {
+                "keys": [
+                    jwk
+                    for jwk in trust.jwks()["keys"]
+                    if jwk["kid"] in {_kid(message.receipt), _kid(checkpoint.signed)}
+                ]
+            },
             "partners": jwk_set({k.kid: VerifyingKey.from_raw(k.public_key) for k in keys}),
         },
     }
+
+
+def _kid(token: str) -> str:
+    return str(jws.unverified_header(token)["kid"])

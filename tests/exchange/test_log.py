@@ -344,3 +344,55 @@ def test_verify_catches_a_rewritten_history_by_the_checkpoint(
     rewrite_entry(hub, index, b"acked", b"ackeD")
     stderr = hub_cli.refused("log", "verify")
     assert "FAILED at log index 0: checkpoint" in stderr and "does not match" in stderr
+
+
+# --- the CLI: evidence, checkpoints on cadence; what entries may hold -------------------------
+
+
+def test_evidence_export_and_offline_verify_through_the_cli(
+    base_url: str, hub: Hub, partners: Partners, hub_cli: Cli, tmp_path: Path
+) -> None:
+    message_id = exchange_some(base_url, partners, 1)[0]
+    bundle_path = tmp_path / "bundle.json"
+    out = hub_cli.ok("evidence", "export", "--out", str(bundle_path), "--", message_id)
+    assert f"wrote {bundle_path}" in out
+    jwks_path = tmp_path / "hub-jwks.json"
+    jwks_path.write_text(json.dumps(hub.trust.jwks()))
+    verified = hub_cli.ok("evidence", "verify", "--hub-keys", str(jwks_path), str(bundle_path))
+    assert f"ok: message {message_id} from audit.yanliang" in verified
+    assert "acked by discipline.yanliang" in verified
+    assert "pin it" in hub_cli.ok("evidence", "verify", str(bundle_path))
+
+    bundle = json.loads(bundle_path.read_text())
+    bundle["acks"][0]["recipient"] = "personnel.yanliang"
+    bundle_path.write_text(json.dumps(bundle, ensure_ascii=False))
+    assert "INVALID: acks[0]" in hub_cli.refused("evidence", "verify", str(bundle_path))
+    missing = hub_cli.refused("evidence", "export", "--out", str(bundle_path), "--", "no-such")
+    assert "no-such" in missing
+
+
+def test_the_worker_signs_a_checkpoint_when_one_is_due(hub: Hub, hub_cli: Cli) -> None:
+    fill(hub, 3)
+    assert "checkpoint tree_size 3" in hub_cli.ok("worker", "--once")
+    assert hub_cli.ok("worker", "--once") == ""  # not due: nothing new, the log did not grow
+    fill(hub, 2)
+    assert hub_cli.ok("worker", "--once") == ""  # grown, but the newest is not 60 s old
+    with hub.engine.begin() as connection:
+        connection.execute(update(Checkpoint).values(issued_at=hub.now() - timedelta(seconds=61)))
+    assert "checkpoint tree_size 5" in hub_cli.ok("worker", "--once")
+
+
+def test_entries_hold_ids_and_digests_never_names_or_id_numbers(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    referral = examples.referral_example()
+    partners["audit"].client(base_url).send(referral)
+    with hub.sessions() as session:
+        logged = b"\n".join(bytes(e) for e in session.scalars(select(LogEntry.entry)))
+    payload = referral["payload"]
+    persons = payload["involved_persons"]
+    secrets = [referral["subject"], payload["audited_unit"]["name"], payload["source"]["scope"]]
+    secrets += [p["name"] for p in persons] + [p["id_number"] for p in persons]
+    for secret in secrets:
+        assert secret.encode() not in logged, secret
+    assert referral["id"].encode() in logged

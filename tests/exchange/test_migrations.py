@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, inspect
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from exchange.db import alembic_config, is_initialised, upgrade
 from exchange.hub import Hub
+from exchange.ledger import StoredTree
 from exchange.models import Base
+from keys.merkle import CompactTree, leaf_hash
+from schemas import canonical_bytes
 
 
 @pytest.fixture
@@ -59,3 +65,76 @@ def test_upgrading_again_changes_nothing(database_url: str, hub: Hub) -> None:
     with hub.engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == revision
         assert sorted(inspect(connection).get_table_names()) == tables
+
+
+@pytest.fixture
+def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database of the same backend with nothing in it yet."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    server = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    name = "exchange_migration_test"
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    yield database_url.rsplit("/", 1)[0] + f"/{name}"
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    server.dispose()
+
+
+def test_0002_gives_an_existing_log_its_interior_hashes(empty_database: str) -> None:
+    """A store made before the stored tree: its entries get their interior hashes and its keys
+    the index of the entry that registered them."""
+    command.upgrade(alembic_config(empty_database), "0001")
+    engine = create_engine(empty_database)
+    now = datetime.now(UTC)
+    entries = [
+        {"index": i, "at": "2026-11-01T00:00:00Z", "actor": "cli", "action": "partner:added"}
+        for i in range(13)
+    ]
+    entries[5] = {**entries[5], "action": "key:added", "kid": "audit.old#1"}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO partners (id, name, body, status, created_at) "
+                "VALUES ('audit.old', '旧审计局', 'audit', 'active', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO partner_keys (kid, partner_id, public_key, not_before, created_at) "
+                "VALUES ('audit.old#1', 'audit.old', :key, :now, :now)"
+            ),
+            {"key": bytes(32), "now": now},
+        )
+        for entry in entries:
+            body = canonical_bytes(entry)
+            connection.execute(
+                text(
+                    "INSERT INTO log_entries (idx, at, actor, action, entry, leaf_hash) "
+                    "VALUES (:idx, :at, 'cli', :action, :entry, :leaf)"
+                ),
+                {
+                    "idx": entry["index"],
+                    "at": now,
+                    "action": entry["action"],
+                    "entry": body,
+                    "leaf": leaf_hash(body),
+                },
+            )
+
+    upgrade(empty_database)
+
+    tree = CompactTree()
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT leaf_hash, nodes FROM log_entries ORDER BY idx"))
+        for leaf, nodes in rows:
+            assert bytes(nodes) == b"".join(tree.append(bytes(leaf)))
+        assert tree.size == 13
+        assert StoredTree(connection).root(13) == tree.root()
+        key_index = connection.execute(text("SELECT log_index FROM partner_keys")).scalar_one()
+    assert key_index == 5
+    engine.dispose()
