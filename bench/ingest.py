@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -107,11 +108,15 @@ class Hub:
 
 
 def envelope() -> dict[str, Any]:
-    """A 整改状态 line from audit to the three other bodies (no review: released at once)."""
-    return examples.rectification_example(
+    """A 整改状态 line from audit to the three other bodies (no review: released at once), each
+    about a ledger item of its own (its first status: a new read-model row, a log entry)."""
+    line = examples.rectification_example(
         sender="audit.bench",
         recipients=["discipline.bench", "inspection.bench", "personnel.bench"],
     )
+    item = f"BENCH-ZG-{uuid.uuid4().hex[:16]}"
+    line["payload"]["ledger_item_id"] = line["subject"] = item
+    return line
 
 
 def signed(key: SigningKey, kid: str, envelope_: dict[str, Any]) -> dict[str, Any]:

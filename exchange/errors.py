@@ -40,6 +40,7 @@ class ProblemError(Exception):
         status: int | None = None,
         errors: dict[str, list[str]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         default_status, title = PROBLEM_CODES[code]
         super().__init__(detail or title)
@@ -49,6 +50,8 @@ class ProblemError(Exception):
         self.detail = detail or title
         self.errors = errors
         self.headers = headers or {}
+        # RFC 9457 §3.2 extension members, e.g. the current and attempted state.
+        self.extra = extra or {}
 
     def to_problem(self) -> dict[str, Any]:
         """The RFC 9457 document."""
@@ -60,4 +63,5 @@ class ProblemError(Exception):
         }
         if self.errors:
             problem["errors"] = self.errors
+        problem.update(self.extra)
         return problem

@@ -14,6 +14,7 @@ from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
 from exchange.intake import open_envelope
 from exchange.ledger import LogAppender, close_log, open_log
+from exchange.lifecycle import hub_step
 from exchange.models import Delivery, Message
 from exchange.trust import HubTrust
 from keys import KeysError, jws
@@ -50,13 +51,21 @@ def pull(
         for delivery in first_pulls:
             delivery.delivered_at = now
             delivery.state = "delivered"
-            log.append(
+            pulled = log.append(
                 at=now,
                 actor=recipient,
                 action="message:pulled",
                 message_id=delivery.message_id,
                 type=delivery.message.type,
                 envelope_sha256=delivery.message.envelope_sha256,
+            )
+            hub_step(
+                session,
+                delivery.message,
+                "delivered",
+                recipients=[recipient],
+                log_index=pulled,
+                now=now,
             )
         close_log(session, log, now)
     items = [
@@ -131,7 +140,7 @@ def _ack_one(
         delivery.acked_at = now
         delivery.state = "acked"
         delivery.delivered_at = delivery.delivered_at or now
-        log.append(
+        acked = log.append(
             at=now,
             actor=recipient,
             action="message:acked",
@@ -140,4 +149,5 @@ def _ack_one(
             envelope_sha256=message.envelope_sha256,
             ack_sha256=ack_sha256,
         )
+        hub_step(session, message, "acked", recipients=[recipient], log_index=acked, now=now)
     return {"id": message.id, "status": "acked"}

@@ -14,11 +14,12 @@ from exchange.agreements import Agreement, AgreementBook
 from exchange.config import Config
 from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
-from exchange.ledger import LogAppender, format_time
+from exchange.ledger import format_time
+from exchange.lifecycle import Lifecycles, lifecycle_reads
 from exchange.models import Message
 from exchange.review import log_release
 from exchange.trust import RECEIPT_TYP, HubTrust
-from exchange.writers import IntakeWriter, Rows, Stored
+from exchange.writers import IntakeWriter, Stored, Transaction
 from keys import KeyNotValid, SignatureInvalid, UnknownKey, jws
 from schemas import (
     ClassifiedContent,
@@ -70,6 +71,7 @@ class Intake:
         self, writer: IntakeWriter, trust: HubTrust, agreements: AgreementBook, config: Config
     ) -> None:
         self.writer = writer
+        self.lifecycles = Lifecycles()
         self.trust = trust
         self.agreements = agreements
         self.config = config
@@ -186,11 +188,18 @@ class Intake:
 
     def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
         results: list[Outcome | ProblemError] = []
-        with self.writer.transaction({c.envelope.id for c in batch}, now) as tx:
+        reads = lifecycle_reads(c.envelope for c in batch)
+        with self.writer.transaction({c.envelope.id for c in batch}, now, reads) as tx:
             for checked in batch:
                 prior = tx.known.get(checked.envelope.id)
                 if prior is None:
-                    outcome = self._add(tx.rows, tx.log, checked, now)
+                    # Under the lock: the business key's state cannot change meanwhile.
+                    try:
+                        self.lifecycles.check(tx.lifecycle, checked.envelope)
+                    except ProblemError as refusal:
+                        results.append(refusal)
+                        continue
+                    outcome = self._add(tx, checked, now)
                     tx.known[outcome.id] = Stored(
                         checked.digest, outcome.status, outcome.receipt, outcome.log_index
                     )
@@ -214,8 +223,10 @@ class Intake:
                     )
         return results
 
-    def _add(self, rows: Rows, log: LogAppender, checked: Checked, now: datetime) -> Outcome:
-        """Build the rows of one new message: message, deliveries, person refs, log entries."""
+    def _add(self, tx: Transaction, checked: Checked, now: datetime) -> Outcome:
+        """Build the rows of one new message: message, deliveries, person refs, log entries,
+        and its lifecycle step."""
+        rows, log = tx.rows, tx.log
         envelope = checked.envelope
         status = "pending_review" if checked.agreement.reviewers else "released"
         log_index = log.append(
@@ -232,6 +243,9 @@ class Intake:
             cursor = log_release(
                 log, envelope.id, envelope.type, checked.digest, actor="hub", now=now
             )
+        self.lifecycles.apply(
+            tx.lifecycle, log, envelope, status=status, received_index=log_index, now=now
+        )
         receipt = self.trust.sign_compact(
             canonical_bytes(
                 {

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -88,7 +91,8 @@ class Message(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type: Mapped[str] = mapped_column(String(40))
-    sender: Mapped[str] = mapped_column(ForeignKey("partners.id"))
+    # A partner id, or "hub" for the hub's own notices (so not a foreign key).
+    sender: Mapped[str] = mapped_column(String(80))
     subject: Mapped[str | None] = mapped_column(String(128))
     in_reply_to: Mapped[str | None] = mapped_column(String(64))
     classification: Mapped[str] = mapped_column(String(20))
@@ -204,3 +208,105 @@ class Checkpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     signed: Mapped[str] = mapped_column(Text)
+
+
+# --- read models of the lifecycles (DOMAIN.md), kept current in the message's transaction ---
+
+
+class ReferralCase(Base):
+    """One recipient's handling of one referral: its state, disposition, timings."""
+
+    __tablename__ = "referral_cases"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(80))
+    referral_id: Mapped[str] = mapped_column(String(64))
+    issue_category: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    feedback_due: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20))
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    first_feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    concluded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    persons_handled: Mapped[int] = mapped_column(Integer)
+    recovered_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_referral_cases_sender_key", "sender", "referral_id"),
+        Index("ix_referral_cases_recipient", "recipient"),
+    )
+
+
+class ShareUse(Base):
+    """One recipient's use of one shared result."""
+
+    __tablename__ = "share_uses"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(80), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(80))
+    share_id: Mapped[str] = mapped_column(String(64))
+    share_type: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(20))
+    used_for: Mapped[str | None] = mapped_column(String(400))
+    first_feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    feedbacks: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_share_uses_sender_key", "sender", "share_id"),
+        Index("ix_share_uses_recipient", "recipient"),
+    )
+
+
+class LedgerItem(Base):
+    """One line of a ledger owner's 整改台账, as its latest status message says."""
+
+    __tablename__ = "ledger_items"
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    ledger_item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    source_doc_number: Mapped[str] = mapped_column(String(100))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    unit_uscc: Mapped[str | None] = mapped_column(String(18))
+    rectification_class: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[date] = mapped_column(Date)
+    # The earliest due date of an unfinished milestone (phased items), for "overdue".
+    milestone_due: Mapped[date | None] = mapped_column(Date)
+    amount_involved: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    amount_rectified: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    rules_made: Mapped[int] = mapped_column(Integer)
+    persons_held_accountable: Mapped[int] = mapped_column(Integer)
+    first_reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_message_id: Mapped[str] = mapped_column(String(64))
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_ledger_items_status", "status"),)
+
+
+class Transition(Base):
+    """An accepted lifecycle step: the timelines and the figures are read from these."""
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(64))
+    party: Mapped[str | None] = mapped_column(String(80))
+    message_id: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    log_index: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_transitions_subject", "kind", "owner", "key"),)

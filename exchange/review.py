@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
 from exchange.ledger import LogAppender, close_log, open_log
+from exchange.lifecycle import hub_step
 from exchange.models import Message, Review
 
 
@@ -71,7 +72,7 @@ def decide(
     session.add(
         Review(message_id=message.id, reviewer=reviewer, decision=decision, reason=reason, at=now)
     )
-    log.append(
+    decided = log.append(
         at=now,
         actor=f"admin:{reviewer}",
         action=f"message:review:{decision}",
@@ -83,10 +84,12 @@ def decide(
         message.status = "rejected"
         for delivery in message.deliveries:
             delivery.state = "rejected"
+        hub_step(session, message, "rejected", recipients=None, log_index=decided, now=now)
     else:
         approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
         if approvals >= message.required_approvals:
-            release(log, message, actor="hub", now=now)
+            released = release(log, message, actor="hub", now=now)
+            hub_step(session, message, "released", recipients=None, log_index=released, now=now)
     close_log(session, log, now)
     return message
 

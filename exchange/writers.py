@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, Select, Table, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.errors import ProblemError
@@ -30,7 +30,10 @@ from exchange.ledger import (
     edge_tree,
     open_log,
 )
+from exchange.lifecycle import CASES, ITEMS, TRANSITIONS, USES, Changes, LifecycleState, load_state
 from exchange.models import Delivery, Message, PersonRef
+
+READ_MODELS = {"referral_cases": CASES, "share_uses": USES, "ledger_items": ITEMS}
 
 MESSAGES = cast(Table, Message.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
@@ -49,34 +52,60 @@ class Stored:
 
 @dataclass
 class Rows:
-    """Rows of new messages, written with one executemany per table."""
+    """Rows of new messages and of the read models, written with one executemany per table."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     persons: list[dict[str, Any]] = field(default_factory=list)
 
-    def tables(self) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
-        """Each table with its rows, parents first."""
+    def tables(self, changes: Changes) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
+        """Each table with its new rows, parents first."""
         return (
             (MESSAGES, self.messages),
             (DELIVERIES, self.deliveries),
             (PERSON_REFS, self.persons),
+            *((READ_MODELS[name], rows) for name, rows in changes.inserts.items()),
+            (TRANSITIONS, changes.transitions),
         )
 
 
 @dataclass
 class Transaction:
-    """Inside the locked window: what is known, the log to append to, the rows to write."""
+    """Inside the locked window: what is known, the log to append to, the lifecycle rows the
+    batch concerns, and the rows to write."""
 
     known: dict[str, Stored]
     log: LogAppender
+    lifecycle: LifecycleState
     rows: Rows = field(default_factory=Rows)
+
+    def inserts(self) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
+        """Every table with rows to insert, parents first."""
+        return ((t, rows) for t, rows in self.rows.tables(self.lifecycle.changes) if rows)
+
+    def updates(self) -> Iterable[tuple[Table, list[dict[str, Any]]]]:
+        """Read-model rows to update, with their primary key as ``pk_<column>`` parameters."""
+        for name, rows in self.lifecycle.changes.updates.items():
+            table = READ_MODELS[name]
+            keys = [c.name for c in table.primary_key.columns]
+            yield table, [{**row, **{f"pk_{k}": row[k] for k in keys}} for row in rows]
+
+
+def update_statement(table: Table, columns: Iterable[str]) -> Any:
+    """``UPDATE table SET columns … WHERE primary key = :pk_…`` for executemany."""
+    keys = [c.name for c in table.primary_key.columns]
+    where = [table.c[k] == bindparam(f"pk_{k}") for k in keys]
+    return (
+        table.update()
+        .where(*where)
+        .values({c: bindparam(c) for c in columns if c not in keys and not c.startswith("pk_")})
+    )
 
 
 class IntakeWriter(Protocol):
     """Opens the locked window for a batch of message ids and writes what it collected."""
 
-    def transaction(self, ids: set[str], now: datetime) -> Any:
+    def transaction(self, ids: set[str], now: datetime, reads: list[Select[Any]]) -> Any:
         """Context manager yielding a ``Transaction``; commits on a clean exit."""
 
 
@@ -96,7 +125,9 @@ class SessionWriter:
         self._sessions = sessions
 
     @contextmanager
-    def transaction(self, ids: set[str], now: datetime) -> Iterator[Transaction]:
+    def transaction(
+        self, ids: set[str], now: datetime, reads: list[Select[Any]]
+    ) -> Iterator[Transaction]:
         with self._sessions.begin() as session:
             # Lock first: every writer queues here, so the existence check cannot race.
             log = open_log(session)
@@ -106,11 +137,13 @@ class SessionWriter:
                 row[0]: Stored(*row[1:])
                 for row in connection.execute(select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids)))
             }
-            tx = Transaction(known, log)
+            loaded = load_state((r, list(connection.execute(r))) for r in reads)
+            tx = Transaction(known, log, loaded)
             yield tx
-            for table, rows in tx.rows.tables():
-                if rows:
-                    connection.execute(table.insert(), rows)
+            for table, rows in tx.inserts():
+                connection.execute(table.insert(), rows)
+            for table, rows in tx.updates():
+                connection.execute(update_statement(table, rows[0]), rows)
             close_log(session, log, now)
 
 
@@ -133,6 +166,13 @@ class PipelineWriter:
         self._edge_sql = str(EDGE.compile(dialect=engine.dialect))
         self._inserts: dict[tuple[str, tuple[str, ...]], str] = {}
 
+    def _update_sql(self, table: Table, columns: tuple[str, ...]) -> str:
+        key = (f"update {table.name}", columns)
+        if key not in self._inserts:
+            statement = update_statement(table, columns)
+            self._inserts[key] = str(statement.compile(dialect=self._engine.dialect))
+        return self._inserts[key]
+
     def _insert_sql(self, table: Table, columns: tuple[str, ...]) -> str:
         key = (table.name, columns)
         if key not in self._inserts:
@@ -142,9 +182,12 @@ class PipelineWriter:
         return self._inserts[key]
 
     @contextmanager
-    def transaction(self, ids: set[str], now: datetime) -> Iterator[Transaction]:
+    def transaction(
+        self, ids: set[str], now: datetime, reads: list[Select[Any]]
+    ) -> Iterator[Transaction]:
         # Imported here: psycopg is the `postgres` extra, and a SQLite hub never gets here.
         import psycopg
+        from psycopg.rows import dict_row
 
         pooled = self._engine.raw_connection()
         connection = cast(psycopg.Connection[Any], pooled.driver_connection)
@@ -157,17 +200,28 @@ class PipelineWriter:
                 edge.execute(self._edge_sql)
                 existing = connection.cursor()
                 existing.execute(self._known_sql, {"ids": list(ids)})
+                cursors = []
+                for read in reads:
+                    compiled = read.compile(
+                        dialect=self._engine.dialect, compile_kwargs={"render_postcompile": True}
+                    )
+                    cursors.append(connection.cursor(row_factory=dict_row))
+                    cursors[-1].execute(str(compiled), compiled.params)
                 pipeline.sync()
                 size_row = size.fetchone()
                 assert size_row is not None
                 known = {row[0]: Stored(*row[1:]) for row in existing.fetchall()}
                 log = LogAppender(edge_tree(int(size_row[0]), edge.fetchall()), self._notary)
-                tx = Transaction(known, log)
+                loaded = load_state(
+                    (read, cursor.fetchall()) for read, cursor in zip(reads, cursors, strict=True)
+                )
+                tx = Transaction(known, log, loaded)
                 yield tx
                 writer = connection.cursor()
-                for table, rows in tx.rows.tables():
-                    if rows:
-                        writer.executemany(self._insert_sql(table, tuple(rows[0])), rows)
+                for table, rows in tx.inserts():
+                    writer.executemany(self._insert_sql(table, tuple(rows[0])), rows)
+                for table, rows in tx.updates():
+                    writer.executemany(self._update_sql(table, tuple(rows[0])), rows)
                 if tx.log.rows:
                     writer.executemany(
                         self._insert_sql(ENTRIES, tuple(tx.log.rows[0])), tx.log.rows

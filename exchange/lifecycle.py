@@ -1,0 +1,552 @@
+"""The lifecycles of DOMAIN.md — referral handling, result use, rectification ledger items.
+
+The rules are tables; ``Lifecycles`` applies them inside the transaction that stores (or
+releases, pulls, acks) a message, under the log lock, so two messages about the same business
+key are checked one after the other. Each accepted step updates a read model row, adds a
+``transitions`` row (timelines, figures) and, when a message of the partner caused it, a log
+entry naming the states (ids and states only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, select
+from sqlalchemy.orm import Session
+
+from exchange.errors import ProblemError
+from exchange.ledger import LogAppender
+from exchange.models import LedgerItem, Message, ReferralCase, ShareUse, Transition
+from schemas import Envelope
+from schemas.rectification import RECTIFICATION_TRANSITIONS
+
+CASES = cast(Table, ReferralCase.__table__)
+USES = cast(Table, ShareUse.__table__)
+ITEMS = cast(Table, LedgerItem.__table__)
+TRANSITIONS = cast(Table, Transition.__table__)
+
+# --- referral handling (clue.feedback.v1 stages) --------------------------------------------
+
+# The state a feedback stage leads to, and the states it may follow. A recipient signs for a
+# referral (an ack, or a `received` feedback) before it accepts, returns or transfers it.
+STAGE_STATE = {
+    "received": "acked",
+    "accepted": "accepted",
+    "returned": "returned",
+    "transferred": "transferred",
+    "disposed": "disposed",
+    "concluded": "concluded",
+}
+STAGE_AFTER: dict[str, frozenset[str]] = {
+    "received": frozenset({"released", "delivered", "acked"}),
+    "accepted": frozenset({"acked"}),
+    "returned": frozenset({"acked"}),
+    "transferred": frozenset({"acked"}),
+    "disposed": frozenset({"accepted"}),
+    "concluded": frozenset({"disposed"}),
+}
+# A disposed referral may change disposition only along these arrows (DOMAIN.md).
+DISPOSITION_CHANGES: dict[str, frozenset[str]] = {
+    "talk_inquiry": frozenset({"preliminary_verification", "closed_no_action"}),
+    "shelved": frozenset({"preliminary_verification"}),
+    "preliminary_verification": frozenset({"filed_investigation", "closed_no_action"}),
+}
+# Hub events on a referral: release after review, pull, signed ack.
+HUB_STEPS: dict[str, frozenset[str]] = {
+    "released": frozenset({"pending_review"}),
+    "rejected": frozenset({"pending_review"}),
+    "delivered": frozenset({"released"}),
+    "acked": frozenset({"released", "delivered"}),
+}
+REFERRAL_DONE = frozenset({"rejected", "returned", "transferred", "concluded"})
+
+
+def invalid(current: str, attempted: str, what: str) -> ProblemError:
+    """The 409 naming the current and the attempted state."""
+    return ProblemError(
+        "invalid-transition",
+        f"{what} is {current}; {attempted} cannot follow it.",
+        extra={"current": current, "attempted": attempted},
+    )
+
+
+def check_feedback(
+    state: str, disposition: str | None, stage: str, new_disposition: str | None
+) -> None:
+    """Refuse a feedback stage that skips or reverses the referral's order."""
+    attempted = STAGE_STATE[stage]
+    if stage == "disposed" and state == "disposed":
+        allowed = DISPOSITION_CHANGES.get(disposition or "", frozenset())
+        if new_disposition not in allowed:
+            raise invalid(
+                f"disposed ({disposition})",
+                f"disposed ({new_disposition})",
+                "The referral's disposition",
+            )
+        return
+    if state not in STAGE_AFTER[stage]:
+        raise invalid(state, attempted, "The referral")
+
+
+def check_status(current: str | None, new: str, reopen_reason: str | None) -> None:
+    """Refuse a ledger status the transition table does not allow (the first may be any)."""
+    if current is None or current == new:
+        return
+    if new not in RECTIFICATION_TRANSITIONS[current]:
+        raise invalid(current, new, "The ledger item")
+    if current == "closed" and not reopen_reason:
+        raise ProblemError(
+            "schema-invalid",
+            errors={"payload.reopen_reason": ["Required when a closed item is reopened."]},
+        )
+
+
+def milestone_due(milestones: Iterable[dict[str, Any]]) -> Any:
+    """The earliest due date of a milestone not yet done, or None."""
+    dues = [m["due"] for m in milestones if m.get("due") and not m.get("done_at")]
+    return min(dues) if dues else None
+
+
+# --- applying the rules inside a write transaction -------------------------------------------
+
+
+@dataclass
+class Changes:
+    """Read-model rows to insert or update, transitions to add, for one transaction."""
+
+    inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class LifecycleState:
+    """The rows a batch's messages concern, loaded under the lock, changed as it goes."""
+
+    cases: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    uses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    referral_keys: set[tuple[str, str]] = field(default_factory=set)
+    share_keys: set[tuple[str, str]] = field(default_factory=set)
+    new: set[tuple[str, tuple[str, str]]] = field(default_factory=set)
+    changes: Changes = field(default_factory=Changes)
+
+    def stage(self, table: str, key: tuple[str, str], row: dict[str, Any]) -> None:
+        """Record a row as changed (inserted if it was new in this transaction)."""
+        if (table, key) not in self.new:
+            self.changes.updates.setdefault(table, [])
+            rows = self.changes.updates[table]
+            rows[:] = [r for r in rows if _pk(table, r) != key]
+            rows.append(row)
+
+
+def _pk(table: str, row: dict[str, Any]) -> tuple[str, str]:
+    if table == "ledger_items":
+        return (row["owner"], row["ledger_item_id"])
+    return (row["message_id"], row["recipient"])
+
+
+def lifecycle_reads(envelopes: Iterable[Envelope]) -> list[Select[Any]]:
+    """The queries that load what a batch's messages concern (run under the log lock)."""
+    envelopes = list(envelopes)
+    by_type: dict[str, list[Envelope]] = {}
+    for envelope in envelopes:
+        by_type.setdefault(envelope.type, []).append(envelope)
+    reads: list[Select[Any]] = []
+    answered = [
+        e.in_reply_to for e in by_type.get("clue.feedback.v1", []) if e.in_reply_to is not None
+    ]
+    referrals = by_type.get("clue.referral.v1", [])
+    if answered or referrals:
+        reads.append(
+            select(CASES).where(
+                CASES.c.message_id.in_(answered)
+                | (
+                    CASES.c.sender.in_({e.sender for e in referrals})
+                    & CASES.c.referral_id.in_({e.payload["referral_id"] for e in referrals})
+                )
+            )
+        )
+    used = [
+        e.in_reply_to for e in by_type.get("result.feedback.v1", []) if e.in_reply_to is not None
+    ]
+    shares = by_type.get("result.share.v1", [])
+    if used or shares:
+        reads.append(
+            select(USES).where(
+                USES.c.message_id.in_(used)
+                | (
+                    USES.c.sender.in_({e.sender for e in shares})
+                    & USES.c.share_id.in_({e.payload["share_id"] for e in shares})
+                )
+            )
+        )
+    lines = by_type.get("rectification.status.v1", [])
+    if lines:
+        reads.append(
+            select(ITEMS).where(
+                ITEMS.c.owner.in_({e.sender for e in lines})
+                & ITEMS.c.ledger_item_id.in_({e.payload["ledger_item_id"] for e in lines})
+            )
+        )
+    return reads
+
+
+def load_state(results: Iterable[tuple[Select[Any], list[Any]]]) -> LifecycleState:
+    """Index the loaded rows by their keys."""
+    state = LifecycleState()
+    for statement, rows in results:
+        table = statement.get_final_froms()[0]
+        for row in rows:
+            values = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+            if table is CASES:
+                state.cases[(values["message_id"], values["recipient"])] = values
+                state.referral_keys.add((values["sender"], values["referral_id"]))
+            elif table is USES:
+                state.uses[(values["message_id"], values["recipient"])] = values
+                state.share_keys.add((values["sender"], values["share_id"]))
+            else:
+                state.items[(values["owner"], values["ledger_item_id"])] = values
+    return state
+
+
+class Lifecycles:
+    """Checks and applies a message's lifecycle step; hub events too (release, pull, ack)."""
+
+    def check(self, state: LifecycleState, envelope: Envelope) -> None:
+        """Raise ``ProblemError`` if the message may not take its lifecycle step now."""
+        kind = envelope.type
+        payload = envelope.payload
+        if kind == "clue.referral.v1":
+            if (envelope.sender, payload["referral_id"]) in state.referral_keys:
+                raise ProblemError(
+                    "invalid-transition",
+                    f"Referral {payload['referral_id']} was already sent; send feedback instead.",
+                    extra={"current": "released", "attempted": "submitted"},
+                )
+        elif kind == "result.share.v1":
+            if (envelope.sender, payload["share_id"]) in state.share_keys:
+                raise ProblemError(
+                    "invalid-transition",
+                    f"Result {payload['share_id']} was already shared.",
+                    extra={"current": "released", "attempted": "submitted"},
+                )
+        elif kind == "clue.feedback.v1":
+            case = state.cases.get((str(envelope.in_reply_to), envelope.sender))
+            if case is None:
+                raise ProblemError("route-not-allowed", "No referral of yours to answer.")
+            _same_key(payload, "referral_id", case["referral_id"])
+            check_feedback(
+                case["state"], case["disposition"], payload["stage"], payload.get("disposition")
+            )
+        elif kind == "result.feedback.v1":
+            use = state.uses.get((str(envelope.in_reply_to), envelope.sender))
+            if use is None or use["state"] not in {"released", "used"}:
+                raise invalid(use["state"] if use else "unknown", "used", "The shared result")
+            _same_key(payload, "share_id", use["share_id"])
+        elif kind == "rectification.status.v1":
+            item = state.items.get((envelope.sender, payload["ledger_item_id"]))
+            check_status(
+                item["status"] if item else None, payload["status"], payload.get("reopen_reason")
+            )
+
+    def apply(
+        self,
+        state: LifecycleState,
+        log: LogAppender,
+        envelope: Envelope,
+        *,
+        status: str,
+        received_index: int,
+        now: datetime,
+    ) -> None:
+        """Update the read models for a stored message (after ``check``)."""
+        kind = envelope.type
+        payload = envelope.payload
+        if kind == "clue.referral.v1":
+            state.referral_keys.add((envelope.sender, payload["referral_id"]))
+            for recipient in envelope.recipients:
+                key = (envelope.id, recipient)
+                state.cases[key] = row = {
+                    "message_id": envelope.id,
+                    "recipient": recipient,
+                    "sender": envelope.sender,
+                    "referral_id": payload["referral_id"],
+                    "issue_category": payload["issue_category"],
+                    "sent_at": envelope.sent_at,
+                    "feedback_due": payload["feedback_due"],
+                    "state": status,
+                    "disposition": None,
+                    "released_at": now if status == "released" else None,
+                    "first_feedback_at": None,
+                    "concluded_at": None,
+                    "persons_handled": 0,
+                    "recovered_amount": Decimal(0),
+                    "notified_at": None,
+                    "updated_at": now,
+                }
+                state.new.add(("referral_cases", key))
+                state.changes.inserts.setdefault("referral_cases", []).append(row)
+                self._transition(
+                    state,
+                    "referral",
+                    envelope.sender,
+                    payload["referral_id"],
+                    recipient,
+                    envelope.id,
+                    None,
+                    status,
+                    None,
+                    now,
+                    received_index,
+                )
+        elif kind == "result.share.v1":
+            state.share_keys.add((envelope.sender, payload["share_id"]))
+            for recipient in envelope.recipients:
+                key = (envelope.id, recipient)
+                state.uses[key] = row = {
+                    "message_id": envelope.id,
+                    "recipient": recipient,
+                    "sender": envelope.sender,
+                    "share_id": payload["share_id"],
+                    "share_type": payload["share_type"],
+                    "sent_at": envelope.sent_at,
+                    "state": status,
+                    "used_for": None,
+                    "first_feedback_at": None,
+                    "feedbacks": 0,
+                    "updated_at": now,
+                }
+                state.new.add(("share_uses", key))
+                state.changes.inserts.setdefault("share_uses", []).append(row)
+                self._transition(
+                    state,
+                    "share",
+                    envelope.sender,
+                    payload["share_id"],
+                    recipient,
+                    envelope.id,
+                    None,
+                    status,
+                    None,
+                    now,
+                    received_index,
+                )
+        elif kind == "clue.feedback.v1":
+            key = (str(envelope.in_reply_to), envelope.sender)
+            case = state.cases[key]
+            before = case["state"]
+            after = STAGE_STATE[payload["stage"]]
+            if payload.get("disposition"):
+                case["disposition"] = payload["disposition"]
+            if case["first_feedback_at"] is None:
+                case["first_feedback_at"] = now
+            if after == "concluded":
+                case["concluded_at"] = now
+                outcomes = payload.get("outcomes", [])
+                case["persons_handled"] = sum(o.get("persons", 0) for o in outcomes)
+                case["recovered_amount"] = sum(
+                    (o.get("recovered_amount", Decimal(0)) for o in outcomes), Decimal(0)
+                )
+            case["state"] = after
+            case["updated_at"] = now
+            state.stage("referral_cases", key, case)
+            index = log.append(
+                at=now,
+                actor=envelope.sender,
+                action=f"referral:{after}",
+                message_id=envelope.id,
+                referral_message_id=envelope.in_reply_to,
+                referral_id=case["referral_id"],
+                from_state=before,
+                to_state=after,
+                disposition=payload.get("disposition"),
+            )
+            self._transition(
+                state,
+                "referral",
+                case["sender"],
+                case["referral_id"],
+                envelope.sender,
+                envelope.id,
+                before,
+                after,
+                payload.get("disposition"),
+                now,
+                index,
+            )
+        elif kind == "result.feedback.v1":
+            key = (str(envelope.in_reply_to), envelope.sender)
+            use = state.uses[key]
+            before = use["state"]
+            purposes = set((use["used_for"] or "").split()) | set(payload.get("used_for", []))
+            use["used_for"] = " ".join(sorted(purposes)) or None
+            use["feedbacks"] += 1
+            if use["first_feedback_at"] is None:
+                use["first_feedback_at"] = now
+            use["state"] = "used"
+            use["updated_at"] = now
+            state.stage("share_uses", key, use)
+            index = log.append(
+                at=now,
+                actor=envelope.sender,
+                action="share:used",
+                message_id=envelope.id,
+                share_message_id=envelope.in_reply_to,
+                share_id=use["share_id"],
+                from_state=before,
+                to_state="used",
+            )
+            self._transition(
+                state,
+                "share",
+                use["sender"],
+                use["share_id"],
+                envelope.sender,
+                envelope.id,
+                before,
+                "used",
+                None,
+                now,
+                index,
+            )
+        elif kind == "rectification.status.v1":
+            key = (envelope.sender, payload["ledger_item_id"])
+            item = state.items.get(key)
+            before = item["status"] if item else None
+            row = {
+                "owner": envelope.sender,
+                "ledger_item_id": payload["ledger_item_id"],
+                "source": payload["source"],
+                "source_doc_number": payload["source_doc_number"],
+                "unit_name": payload["responsible_unit"]["name"],
+                "unit_uscc": payload["responsible_unit"].get("uscc"),
+                "rectification_class": payload["rectification_class"],
+                "status": payload["status"],
+                "deadline": payload["deadline"],
+                "milestone_due": milestone_due(payload.get("milestones", [])),
+                "amount_involved": payload.get("amount_involved", Decimal(0)),
+                "amount_rectified": payload.get("amount_rectified", Decimal(0)),
+                "rules_made": payload.get("rules_made", 0),
+                "persons_held_accountable": payload.get("persons_held_accountable", 0),
+                "first_reported_at": item["first_reported_at"] if item else envelope.sent_at,
+                "reported_at": envelope.sent_at,
+                "last_message_id": envelope.id,
+                "notified_at": item["notified_at"] if item else None,
+            }
+            state.items[key] = row
+            if item is None:
+                state.new.add(("ledger_items", key))
+                state.changes.inserts.setdefault("ledger_items", []).append(row)
+            else:
+                state.stage("ledger_items", key, row)
+            if before != row["status"]:
+                index = log.append(
+                    at=now,
+                    actor=envelope.sender,
+                    action=f"ledger_item:{row['status']}",
+                    message_id=envelope.id,
+                    ledger_item_id=payload["ledger_item_id"],
+                    from_state=before,
+                    to_state=row["status"],
+                )
+                self._transition(
+                    state,
+                    "ledger_item",
+                    envelope.sender,
+                    payload["ledger_item_id"],
+                    None,
+                    envelope.id,
+                    before,
+                    row["status"],
+                    None,
+                    now,
+                    index,
+                )
+
+    @staticmethod
+    def _transition(
+        state: LifecycleState,
+        kind: str,
+        owner: str,
+        key: str,
+        party: str | None,
+        message_id: str,
+        before: str | None,
+        after: str,
+        detail: str | None,
+        now: datetime,
+        index: int,
+    ) -> None:
+        state.changes.transitions.append(
+            {
+                "kind": kind,
+                "owner": owner,
+                "key": key,
+                "party": party,
+                "message_id": message_id,
+                "from_state": before,
+                "to_state": after,
+                "detail": detail,
+                "at": now,
+                "log_index": index,
+            }
+        )
+
+
+def _same_key(payload: dict[str, Any], name: str, expected: str) -> None:
+    if payload[name] != expected:
+        raise ProblemError(
+            "schema-invalid",
+            errors={f"payload.{name}": [f"Must be {expected}, the key of the message answered."]},
+        )
+
+
+def hub_step(
+    session: Session,
+    message: Message,
+    to_state: str,
+    *,
+    recipients: Iterable[str] | None,
+    log_index: int,
+    now: datetime,
+) -> None:
+    """Move a referral's cases (or a share's uses) on a hub event: released or rejected after
+    review, delivered by a pull, acked by a signed ack. Other messages have nothing to move."""
+    rows: list[ReferralCase] | list[ShareUse]
+    if message.type == "clue.referral.v1":
+        kind = "referral"
+        referrals = select(ReferralCase).where(ReferralCase.message_id == message.id)
+        if recipients is not None:
+            referrals = referrals.where(ReferralCase.recipient.in_(list(recipients)))
+        rows = list(session.scalars(referrals))
+    elif message.type == "result.share.v1" and to_state in {"released", "rejected"}:
+        kind = "share"
+        rows = list(session.scalars(select(ShareUse).where(ShareUse.message_id == message.id)))
+    else:
+        return
+    for row in rows:
+        if row.state not in HUB_STEPS[to_state]:
+            continue
+        before, row.state, row.updated_at = row.state, to_state, now
+        if isinstance(row, ReferralCase) and to_state == "released":
+            row.released_at = now
+        key = row.referral_id if isinstance(row, ReferralCase) else row.share_id
+        session.add(
+            Transition(
+                kind=kind,
+                owner=row.sender,
+                key=key,
+                party=row.recipient,
+                message_id=message.id,
+                from_state=before,
+                to_state=to_state,
+                detail=None,
+                at=now,
+                log_index=log_index,
+            )
+        )
