@@ -90,6 +90,18 @@ def check_feedback(
         return
     if state not in STAGE_AFTER[stage]:
         raise invalid(state, attempted, "The referral")
+    # Concluding may name the final disposition: it too must follow the arrows.
+    if (
+        stage == "concluded"
+        and new_disposition is not None
+        and new_disposition != disposition
+        and new_disposition not in DISPOSITION_CHANGES.get(disposition or "", frozenset())
+    ):
+        raise invalid(
+            f"disposed ({disposition})",
+            f"concluded ({new_disposition})",
+            "The referral's disposition",
+        )
 
 
 def check_status(current: str | None, new: str, reopen_reason: str | None) -> None:

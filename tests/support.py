@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -34,9 +35,9 @@ class PartnerKeys:
     kid: str
     key: SigningKey
 
-    def client(self, base_url: str) -> ExchangeClient:
-        """A real client speaking as this partner."""
-        return ExchangeClient(base_url, self.kid, self.key)
+    def client(self, base_url: str, clock: Callable[[], datetime] | None = None) -> ExchangeClient:
+        """A real client speaking as this partner (on the hub's clock when tests move it)."""
+        return ExchangeClient(base_url, self.kid, self.key, clock=clock)
 
     def sign(self, envelope: dict[str, Any]) -> dict[str, Any]:
         """A submission body signed by this partner."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from schemas.clue import REFERRAL_STATES
+from schemas.rectification import RECTIFICATION_SOURCES, RECTIFICATION_STATUSES
+
 
 class ProblemSchema(Schema):
     """RFC 9457 problem details."""
@@ -196,3 +199,146 @@ class EvidenceSchema(Schema):
     log = fields.List(fields.Dict())
     checkpoint = fields.String()
     keys = fields.Dict()
+
+
+# --- lifecycles and figures -------------------------------------------------------------------
+
+
+class PageQuerySchema(Schema):
+    """Page through a list."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ReferralQuerySchema(PageQuerySchema):
+    """Filters of the referral list."""
+
+    state = fields.String(validate=validate.OneOf(sorted(REFERRAL_STATES)))
+    overdue = fields.Boolean()
+
+
+class LedgerQuerySchema(PageQuerySchema):
+    """Filters of the ledger."""
+
+    source = fields.String(validate=validate.OneOf(sorted(RECTIFICATION_SOURCES)))
+    status = fields.String(validate=validate.OneOf(sorted(RECTIFICATION_STATUSES)))
+    unit = fields.String(
+        validate=validate.Length(1, 200),
+        metadata={"description": "responsible unit: its name or 统一社会信用代码"},
+    )
+    owner = fields.String(validate=validate.Length(1, 80))
+    overdue = fields.Boolean()
+
+
+class SubjectQuerySchema(Schema):
+    """When two senders use the same business key, which one."""
+
+    sender = fields.String(validate=validate.Length(1, 80))
+
+
+class StatsQuerySchema(Schema):
+    """The period (Beijing dates, both included): referrals by the day sent, ledger items by the
+    day first reported."""
+
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class ReferralCaseSchema(Schema):
+    """One recipient's handling of a referral."""
+
+    referral_id = fields.String()
+    message_id = fields.String()
+    from_ = fields.String(data_key="from")
+    recipient = fields.String()
+    issue_category = fields.String()
+    state = fields.String(metadata={"enum": sorted(REFERRAL_STATES)})
+    disposition = fields.String(allow_none=True)
+    sent_at = fields.String()
+    released_at = fields.String(allow_none=True)
+    feedback_due = fields.String()
+    first_feedback_at = fields.String(allow_none=True)
+    concluded_at = fields.String(allow_none=True)
+    days_to_first_feedback = fields.Float(allow_none=True)
+    overdue = fields.Boolean()
+    persons_handled = fields.Integer()
+    recovered_amount = fields.String()
+
+
+class TimelineStepSchema(Schema):
+    """One accepted lifecycle step."""
+
+    at = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String()
+    party = fields.String(allow_none=True)
+    detail = fields.String(allow_none=True)
+    message_id = fields.String()
+    log_index = fields.Integer()
+
+
+class ReferralPageSchema(Schema):
+    """A page of referral cases."""
+
+    items = fields.List(fields.Nested(ReferralCaseSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer()
+
+
+class ReferralDetailSchema(Schema):
+    """A referral, its cases and its timeline."""
+
+    referral_id = fields.String()
+    from_ = fields.String(data_key="from")
+    message_id = fields.String()
+    cases = fields.List(fields.Nested(ReferralCaseSchema))
+    timeline = fields.List(fields.Nested(TimelineStepSchema))
+
+
+class LedgerItemSchema(Schema):
+    """One line of the 整改台账."""
+
+    ledger_item_id = fields.String()
+    owner = fields.String()
+    source = fields.String()
+    source_doc_number = fields.String()
+    responsible_unit = fields.Dict()
+    rectification_class = fields.String()
+    status = fields.String(metadata={"enum": sorted(RECTIFICATION_STATUSES)})
+    deadline = fields.String()
+    milestone_due = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+    amount_involved = fields.String()
+    amount_rectified = fields.String()
+    rules_made = fields.Integer()
+    persons_held_accountable = fields.Integer()
+    first_reported_at = fields.String()
+    reported_at = fields.String()
+    last_message_id = fields.String()
+
+
+class LedgerPageSchema(Schema):
+    """A page of ledger items."""
+
+    items = fields.List(fields.Nested(LedgerItemSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer()
+
+
+class LedgerItemDetailSchema(LedgerItemSchema):
+    """A ledger item with its timeline."""
+
+    timeline = fields.List(fields.Nested(TimelineStepSchema))
+
+
+class StatsSchema(Schema):
+    """Referral and rectification figures (rates in percent, to 0.01; amounts in 元)."""
+
+    from_ = fields.String(data_key="from", allow_none=True)
+    to = fields.String(allow_none=True)
+    as_of = fields.String()
+    referrals = fields.Dict()
+    rectification = fields.Dict()

@@ -1,0 +1,179 @@
+"""Lifecycles for partners: referrals, the rectification ledger and the figures — each answering
+only with what the caller sent or received."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_smorest import Blueprint
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+
+from exchange.api.auth import authenticate_partner
+from exchange.api.schemas import (
+    LedgerItemDetailSchema,
+    LedgerPageSchema,
+    LedgerQuerySchema,
+    ReferralDetailSchema,
+    ReferralPageSchema,
+    ReferralQuerySchema,
+    StatsQuerySchema,
+    StatsSchema,
+    SubjectQuerySchema,
+)
+from exchange.app import hub
+from exchange.errors import ProblemError
+from exchange.models import LedgerItem, ReferralCase
+from exchange.tracking import (
+    LEDGER_DONE,
+    REFERRAL_OPEN,
+    Period,
+    case_view,
+    china_today,
+    item_view,
+    stats,
+    timeline,
+    visible_cases,
+    visible_items,
+)
+
+blp = Blueprint("tracking", __name__, url_prefix="/v1", description="Lifecycles and figures")
+blp.before_request(authenticate_partner)
+
+
+def _page(query: Select[Any], order: Any, args: dict[str, Any]) -> tuple[list[Any], int]:
+    session = g.reader
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page, size = args["page"], args["page_size"]
+    rows = list(session.scalars(query.order_by(*order).offset((page - 1) * size).limit(size)))
+    return rows, int(total)
+
+
+@blp.route("/referrals", methods=["GET"])
+@blp.arguments(ReferralQuerySchema, location="query")
+@blp.response(200, ReferralPageSchema)
+def referrals(args: dict[str, Any]) -> Any:
+    """Referrals the caller sent or received: one row per recipient's handling."""
+    today = china_today(hub().now())
+    query = select(ReferralCase).where(visible_cases(g.partner_id))
+    if "state" in args:
+        query = query.where(ReferralCase.state == args["state"])
+    if "overdue" in args:
+        overdue = and_(ReferralCase.state.in_(REFERRAL_OPEN), ReferralCase.feedback_due < today)
+        query = query.where(overdue if args["overdue"] else not_(overdue))
+    cases, total = _page(
+        query, (ReferralCase.sent_at.desc(), ReferralCase.message_id, ReferralCase.recipient), args
+    )
+    return {
+        "items": [case_view(c, today) for c in cases],
+        "page": args["page"],
+        "page_size": args["page_size"],
+        "total": total,
+    }
+
+
+@blp.route("/referrals/<string:referral_id>", methods=["GET"])
+@blp.arguments(SubjectQuerySchema, location="query")
+@blp.response(200, ReferralDetailSchema)
+def referral(args: dict[str, Any], referral_id: str) -> Any:
+    """One referral: each visible recipient's handling, and its timeline."""
+    today = china_today(hub().now())
+    query = select(ReferralCase).where(
+        ReferralCase.referral_id == referral_id, visible_cases(g.partner_id)
+    )
+    if "sender" in args:
+        query = query.where(ReferralCase.sender == args["sender"])
+    cases = list(g.reader.scalars(query.order_by(ReferralCase.recipient)))
+    senders = {c.sender for c in cases}
+    if not cases:
+        raise ProblemError("not-found", "No such referral for you.")
+    if len(senders) > 1:
+        choices = ", ".join(sorted(senders))
+        raise ProblemError(
+            "bad-request", f"Several senders use {referral_id}: add ?sender= (one of {choices})."
+        )
+    sender = senders.pop()
+    # The sender sees every recipient's steps; a recipient only its own.
+    parties = None if sender == g.partner_id else [g.partner_id]
+    return {
+        "referral_id": referral_id,
+        "from": sender,
+        "message_id": cases[0].message_id,
+        "cases": [case_view(c, today) for c in cases],
+        "timeline": timeline(g.reader, "referral", sender, referral_id, parties),
+    }
+
+
+@blp.route("/ledger", methods=["GET"])
+@blp.arguments(LedgerQuerySchema, location="query")
+@blp.response(200, LedgerPageSchema)
+def ledger(args: dict[str, Any]) -> Any:
+    """Ledger items the caller owns or received status lines of (整改台账)."""
+    today = china_today(hub().now())
+    query = select(LedgerItem).where(visible_items(g.partner_id))
+    for name in ("source", "status"):
+        if name in args:
+            query = query.where(getattr(LedgerItem, name) == args[name])
+    if "unit" in args:
+        query = query.where(
+            or_(LedgerItem.unit_uscc == args["unit"], LedgerItem.unit_name == args["unit"])
+        )
+    if "owner" in args:
+        query = query.where(LedgerItem.owner == args["owner"])
+    if "overdue" in args:
+        overdue = _ledger_overdue(today)
+        query = query.where(overdue if args["overdue"] else not_(overdue))
+    items, total = _page(query, (LedgerItem.owner, LedgerItem.ledger_item_id), args)
+    return {
+        "items": [item_view(i, today) for i in items],
+        "page": args["page"],
+        "page_size": args["page_size"],
+        "total": total,
+    }
+
+
+@blp.route("/ledger/<string:ledger_item_id>", methods=["GET"])
+@blp.arguments(SubjectQuerySchema, location="query")
+@blp.response(200, LedgerItemDetailSchema)
+def ledger_item(args: dict[str, Any], ledger_item_id: str) -> Any:
+    """One ledger item and its timeline."""
+    today = china_today(hub().now())
+    query = select(LedgerItem).where(
+        LedgerItem.ledger_item_id == ledger_item_id, visible_items(g.partner_id)
+    )
+    if "sender" in args:
+        query = query.where(LedgerItem.owner == args["sender"])
+    items = list(g.reader.scalars(query))
+    if not items:
+        raise ProblemError("not-found", "No such ledger item for you.")
+    if len(items) > 1:
+        owners = ", ".join(sorted(i.owner for i in items))
+        raise ProblemError(
+            "bad-request", f"Several owners use {ledger_item_id}: add ?sender= (one of {owners})."
+        )
+    item = items[0]
+    return {
+        **item_view(item, today),
+        "timeline": timeline(g.reader, "ledger_item", item.owner, ledger_item_id),
+    }
+
+
+@blp.route("/stats", methods=["GET"])
+@blp.arguments(StatsQuerySchema, location="query")
+@blp.response(200, StatsSchema)
+def figures(args: dict[str, Any]) -> Any:
+    """Referral and rectification figures over what the caller sent or received."""
+    period = Period(args.get("from_"), args.get("to"))
+    if period.start and period.end and period.start > period.end:
+        raise ProblemError("schema-invalid", errors={"from": ["Must not be after `to`."]})
+    return stats(g.reader, g.partner_id, period, hub().now())
+
+
+def _ledger_overdue(today: Any) -> ColumnElement[bool]:
+    return and_(
+        LedgerItem.status.not_in(LEDGER_DONE),
+        or_(
+            LedgerItem.deadline < today,
+            and_(LedgerItem.milestone_due.is_not(None), LedgerItem.milestone_due < today),
+        ),
+    )

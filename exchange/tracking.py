@@ -1,0 +1,258 @@
+"""What the read models answer: referrals and ledger items a partner may see, their
+timelines, and the figures of joint supervision (整改率, 立行立改完成率, overdue counts …)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from exchange.models import Delivery, LedgerItem, Message, ReferralCase, Transition
+
+# The bodies keep Beijing time: a deadline passes at midnight in China Standard Time.
+CHINA = timezone(timedelta(hours=8), "CST")
+# A referral still awaits feedback in these states (rejected, returned, transferred and
+# concluded ones are done; held ones have not reached the recipient).
+REFERRAL_OPEN = frozenset({"released", "delivered", "acked", "accepted", "disposed"})
+LEDGER_DONE = frozenset({"completed", "closed"})
+
+
+def china_today(now: datetime) -> date:
+    """The calendar date in Beijing at ``now``."""
+    return now.astimezone(CHINA).date()
+
+
+def china_date(moment: datetime) -> date:
+    """The Beijing calendar date of a stored UTC moment."""
+    return moment.astimezone(CHINA).date()
+
+
+def referral_overdue(case: ReferralCase, today: date) -> bool:
+    """逾期未反馈: past the feedback date and not yet done (DOMAIN.md)."""
+    return case.state in REFERRAL_OPEN and today > case.feedback_due
+
+
+def ledger_overdue(item: LedgerItem, today: date) -> bool:
+    """逾期: past the deadline or a phased milestone's due date, and not completed."""
+    if item.status in LEDGER_DONE:
+        return False
+    return today > item.deadline or (item.milestone_due is not None and today > item.milestone_due)
+
+
+def days_to_first_feedback(case: ReferralCase) -> float | None:
+    """Days from release to the first feedback, to two decimals."""
+    if case.first_feedback_at is None or case.released_at is None:
+        return None
+    return round((case.first_feedback_at - case.released_at).total_seconds() / 86400, 2)
+
+
+# --- who sees what ----------------------------------------------------------------------------
+
+
+def visible_cases(partner_id: str) -> ColumnElement[bool]:
+    """Cases the partner sent, or received once released."""
+    return or_(
+        ReferralCase.sender == partner_id,
+        and_(
+            ReferralCase.recipient == partner_id,
+            ReferralCase.state.not_in(["pending_review", "rejected"]),
+        ),
+    )
+
+
+def visible_items(partner_id: str) -> ColumnElement[bool]:
+    """Ledger items the partner owns, or of which it received a released status line."""
+    received = (
+        select(Delivery.message_id)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(
+            Delivery.recipient == partner_id,
+            Message.sender == LedgerItem.owner,
+            Message.subject == LedgerItem.ledger_item_id,
+            Message.type == "rectification.status.v1",
+            Message.status == "released",
+        )
+    )
+    return or_(LedgerItem.owner == partner_id, exists(received))
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def case_view(case: ReferralCase, today: date) -> dict[str, Any]:
+    """One recipient's handling of a referral, as partners and reports see it."""
+    return {
+        "referral_id": case.referral_id,
+        "message_id": case.message_id,
+        "from": case.sender,
+        "recipient": case.recipient,
+        "issue_category": case.issue_category,
+        "state": case.state,
+        "disposition": case.disposition,
+        "sent_at": _time(case.sent_at),
+        "released_at": _time(case.released_at),
+        "feedback_due": case.feedback_due.isoformat(),
+        "first_feedback_at": _time(case.first_feedback_at),
+        "concluded_at": _time(case.concluded_at),
+        "days_to_first_feedback": days_to_first_feedback(case),
+        "overdue": referral_overdue(case, today),
+        "persons_handled": case.persons_handled,
+        "recovered_amount": _amount(case.recovered_amount),
+    }
+
+
+def item_view(item: LedgerItem, today: date) -> dict[str, Any]:
+    """One ledger line, as partners and reports see it."""
+    return {
+        "ledger_item_id": item.ledger_item_id,
+        "owner": item.owner,
+        "source": item.source,
+        "source_doc_number": item.source_doc_number,
+        "responsible_unit": {"name": item.unit_name, "uscc": item.unit_uscc},
+        "rectification_class": item.rectification_class,
+        "status": item.status,
+        "deadline": item.deadline.isoformat(),
+        "milestone_due": item.milestone_due.isoformat() if item.milestone_due else None,
+        "overdue": ledger_overdue(item, today),
+        "amount_involved": _amount(item.amount_involved),
+        "amount_rectified": _amount(item.amount_rectified),
+        "rules_made": item.rules_made,
+        "persons_held_accountable": item.persons_held_accountable,
+        "first_reported_at": _time(item.first_reported_at),
+        "reported_at": _time(item.reported_at),
+        "last_message_id": item.last_message_id,
+    }
+
+
+def timeline(
+    session: Session, kind: str, owner: str, key: str, parties: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """The accepted steps of one business key, oldest first (optionally of some parties)."""
+    query = (
+        select(Transition)
+        .where(Transition.kind == kind, Transition.owner == owner, Transition.key == key)
+        .order_by(Transition.log_index, Transition.id)
+    )
+    if parties is not None:
+        query = query.where(Transition.party.in_(list(parties)))
+    return [
+        {
+            "at": _time(t.at),
+            "from_state": t.from_state,
+            "to_state": t.to_state,
+            "party": t.party,
+            "detail": t.detail,
+            "message_id": t.message_id,
+            "log_index": t.log_index,
+        }
+        for t in session.scalars(query)
+    ]
+
+
+# --- the figures ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Which referrals (by the day sent) and ledger items (by the day first reported) count."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def holds(self, moment: datetime) -> bool:
+        """Whether a moment's Beijing date lies in the period (both ends included)."""
+        day = china_date(moment)
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+
+def referral_figures(cases: Sequence[ReferralCase], today: date) -> dict[str, Any]:
+    """Counts by state and category, overdue, median days to the first feedback."""
+    delays = [d for d in (days_to_first_feedback(c) for c in cases) if d is not None]
+    return {
+        "total": len(cases),
+        "by_state": dict(sorted(Counter(c.state for c in cases).items())),
+        "by_category": dict(sorted(Counter(c.issue_category for c in cases).items())),
+        "overdue": sum(referral_overdue(c, today) for c in cases),
+        "with_feedback": len(delays),
+        "median_days_to_feedback": round(statistics.median(delays), 2) if delays else None,
+        "concluded": sum(c.state == "concluded" for c in cases),
+        "persons_handled": sum(c.persons_handled for c in cases),
+        "recovered_amount": _amount(sum((c.recovered_amount for c in cases), Decimal(0))),
+    }
+
+
+def rectification_figures(items: Sequence[LedgerItem], today: date) -> dict[str, Any]:
+    """整改率 and the rest over some ledger items (DOMAIN.md's definitions)."""
+    statuses = Counter(i.status for i in items)
+    done = statuses["completed"] + statuses["closed"]
+    immediate = [i for i in items if i.rectification_class == "immediate"]
+    immediate_done = sum(i.status in LEDGER_DONE for i in immediate)
+    return {
+        "total": len(items),
+        "by_status": dict(sorted(statuses.items())),
+        "completed": statuses["completed"],
+        "closed": statuses["closed"],
+        "ongoing": statuses["ongoing"],
+        "not_rectified": statuses["not_rectified"],
+        "in_progress": statuses["in_progress"] + statuses["submitted"] + statuses["pending"],
+        "overdue": sum(ledger_overdue(i, today) for i in items),
+        "rectification_rate": _rate(done, len(items)),
+        "immediate_total": len(immediate),
+        "immediate_rate": _rate(immediate_done, len(immediate)),
+        "amount_involved": _amount(sum((i.amount_involved for i in items), Decimal(0))),
+        "amount_rectified": _amount(sum((i.amount_rectified for i in items), Decimal(0))),
+        "rules_made": sum(i.rules_made for i in items),
+        "persons_held_accountable": sum(i.persons_held_accountable for i in items),
+    }
+
+
+def stats(
+    session: Session, partner_id: str | None, period: Period, now: datetime
+) -> dict[str, Any]:
+    """The figures over what ``partner_id`` sent or received (everything when None)."""
+    today = china_today(now)
+    cases_query = select(ReferralCase)
+    items_query = select(LedgerItem)
+    if partner_id is not None:
+        cases_query = cases_query.where(visible_cases(partner_id))
+        items_query = items_query.where(visible_items(partner_id))
+    cases = [c for c in session.scalars(cases_query) if period.holds(c.sent_at)]
+    items = [i for i in session.scalars(items_query) if period.holds(i.first_reported_at)]
+    units: dict[tuple[str, str | None], list[LedgerItem]] = {}
+    for item in items:
+        units.setdefault((item.unit_name, item.unit_uscc), []).append(item)
+    return {
+        "from": period.start.isoformat() if period.start else None,
+        "to": period.end.isoformat() if period.end else None,
+        "as_of": today.isoformat(),
+        "referrals": referral_figures(cases, today),
+        "rectification": {
+            **rectification_figures(items, today),
+            "by_unit": [
+                {"unit": {"name": name, "uscc": uscc}, **rectification_figures(group, today)}
+                for (name, uscc), group in sorted(units.items(), key=lambda u: u[0][0])
+            ],
+        },
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    # A percentage to 0.01 (half up), as the reports print it.
+    if whole == 0:
+        return None
+    return float((Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.01"), "ROUND_HALF_UP"))
+
+
+def _amount(value: Decimal) -> str:
+    return str(Decimal(value).quantize(Decimal("0.01")))
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
