@@ -28,7 +28,7 @@ from keys import (
     verify_evidence,
     verify_inclusion,
 )
-from schemas import canonical_bytes, envelope_sha256
+from schemas import HUB_PARTNER_ID, canonical_bytes, envelope_sha256
 
 MESSAGE_TYP = "exchange-message+jws"
 RECEIPT_TYP = "exchange-receipt+jws"
@@ -349,9 +349,12 @@ class ExchangeClient:
         return self._cache.partner_keys[kid]
 
     def _verify_sender(self, envelope: dict[str, Any], signature: str) -> None:
+        # The hub signs its own notices (`from: "hub"`) with a key of its JWK Set; partners'
+        # messages verify with the directory only, so neither can pass for the other.
+        resolve = self._hub_key if envelope.get("from") == HUB_PARTNER_ID else self._partner_key
         try:
             header = jws.verify_detached(
-                signature, canonical_bytes(envelope), self._partner_key, typ=MESSAGE_TYP
+                signature, canonical_bytes(envelope), resolve, typ=MESSAGE_TYP
             )
         except KeysError as failure:
             raise VerificationFailed(f"sender signature does not verify: {failure}") from failure

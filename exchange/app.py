@@ -45,9 +45,16 @@ def create_app(config: Config | None = None) -> Flask:
 
     api = Api(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
     app.extensions["exchange_api"] = api
-    from exchange.api import directory, docs, health, inbox, log, messages, tracking
+    from exchange.api import directory, docs, health, inbox, log, messages, reports, tracking
 
-    for blueprint in (messages.blp, inbox.blp, log.blp, tracking.blp, directory.blp):
+    for blueprint in (
+        messages.blp,
+        inbox.blp,
+        log.blp,
+        tracking.blp,
+        reports.blp,
+        directory.blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)

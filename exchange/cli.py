@@ -8,7 +8,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from exchange.hub import Hub
 from exchange.integrity import IntegrityFailure, verify_store
 from exchange.ledger import StoredTree, checkpoint_due, format_time, sign_checkpoint
 from exchange.models import Partner
+from exchange.notices import notice_line, run_notices
 from exchange.partners import add_key, add_partner, revoke_key, set_partner_status
 from exchange.review import decide, pending
 from keys import (
@@ -301,6 +302,7 @@ def _decide(message_id: str, reviewer: str, *, approve: bool, reason: str | None
             approve=approve,
             reason=reason,
             now=the_hub.now(),
+            trust=the_hub.trust,
         ).status
     click.echo(f"{message_id}: {status}")
 
@@ -455,11 +457,30 @@ def log_checkpoint() -> None:
     click.echo(f"checkpoint: tree_size {checkpoint.tree_size}, root {checkpoint.root_hash.hex()}")
 
 
+@main.group("notices")
+def notices_group() -> None:
+    """Hub notices: reminders of overdue feedback and rectification (rejections go at review)."""
+
+
+@notices_group.command("run-once")
+def notices_run_once() -> None:
+    """Send the overdue notices due now; print one line per notice (kind, about, recipients)."""
+    the_hub = _hub()
+    for line in _send_notices(the_hub, the_hub.now()):
+        click.echo(line)
+
+
+def _send_notices(the_hub: Hub, now: datetime) -> list[str]:
+    with the_hub.sessions.begin() as session:
+        return [notice_line(the_hub.trust, m) for m in run_notices(session, the_hub.trust, now)]
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="run the due jobs once and exit")
 @click.option("--interval", default=5.0, show_default=True, help="seconds between rounds")
 def worker(once: bool, interval: float) -> None:
-    """Run the hub's scheduled jobs: a checkpoint at least every 60 s while the log grows."""
+    """Run the hub's scheduled jobs: a checkpoint at least every 60 s while the log grows, then
+    the hub notices that are due (overdue feedback and rectification, once a week each)."""
     the_hub = _hub()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -469,6 +490,8 @@ def worker(once: bool, interval: float) -> None:
             if checkpoint_due(session.connection(), now):
                 checkpoint = sign_checkpoint(session, the_hub.notary, now)
                 click.echo(f"{format_time(now)} checkpoint tree_size {checkpoint.tree_size}")
+        for line in _send_notices(the_hub, now):
+            click.echo(f"{format_time(now)} notice {line}")
         if once or stopping.wait(interval):
             return
 
@@ -520,3 +543,80 @@ def evidence_verify(bundle_path: Path, hub_keys: Path | None) -> None:
         f"acked by {', '.join(verified.acked_by) or 'no one yet'}"
         + ("" if pinned else "; hub key taken from the bundle (pin it with --hub-keys)")
     )
+
+
+@main.group("report")
+def report_group() -> None:
+    """Write the 整改台账 or the 移送线索台账 as a spreadsheet (XLSX or CSV)."""
+
+
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    dates = click.DateTime(["%Y-%m-%d"])
+    options = (
+        click.option(
+            "--format",
+            "extension",
+            type=click.Choice(["xlsx", "csv"]),
+            default=None,
+            help="xlsx (with the sheet 汇总) or csv (the rows); default: the --out suffix",
+        ),
+        click.option("--out", "out_path", required=True, type=click.Path(path_type=Path)),
+        click.option("--from", "start", type=dates, default=None, help="first Beijing date"),
+        click.option("--to", "end", type=dates, default=None, help="last Beijing date"),
+        click.option("--partner", default=None, help="only what this partner sent or received"),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@report_group.command("ledger")
+@_report_options
+def report_ledger(
+    extension: str | None,
+    out_path: Path,
+    start: datetime | None,
+    end: datetime | None,
+    partner: str | None,
+) -> None:
+    """整改台账: one row per ledger item (--from/--to: the day first reported)."""
+    _write_report("ledger", extension, out_path, start, end, partner)
+
+
+@report_group.command("referrals")
+@_report_options
+def report_referrals(
+    extension: str | None,
+    out_path: Path,
+    start: datetime | None,
+    end: datetime | None,
+    partner: str | None,
+) -> None:
+    """移送线索台账: one row per recipient's handling of a referral (--from/--to: the day sent)."""
+    _write_report("referrals", extension, out_path, start, end, partner)
+
+
+def _write_report(
+    kind: str,
+    extension: str | None,
+    out_path: Path,
+    start: datetime | None,
+    end: datetime | None,
+    partner: str | None,
+) -> None:
+    from exchange.reports import FORMATS, REPORTS
+    from exchange.tracking import Period
+
+    extension = extension or out_path.suffix.removeprefix(".").lower()
+    if extension not in FORMATS:
+        _fail("give --format xlsx or csv (or an --out file ending in .xlsx or .csv)")
+    period = Period(start.date() if start else None, end.date() if end else None)
+    if period.start and period.end and period.start > period.end:
+        _fail("--from must not be after --to")
+    the_hub = _hub()
+    with the_hub.readers() as session:
+        if partner is not None and session.get(Partner, partner) is None:
+            _fail(f"no such partner: {partner}")
+        report = REPORTS[kind](session, the_hub.trust, partner, period, the_hub.now())
+    out_path.write_bytes(report.render(extension))
+    click.echo(f"wrote {out_path} ({len(report.table.rows)} rows)")

@@ -199,7 +199,9 @@ class Intake:
                     except ProblemError as refusal:
                         results.append(refusal)
                         continue
-                    outcome = self._add(tx, checked, now)
+                    outcome = store_message(
+                        tx, checked, trust=self.trust, lifecycles=self.lifecycles, now=now
+                    )
                     tx.known[outcome.id] = Stored(
                         checked.digest, outcome.status, outcome.receipt, outcome.log_index
                     )
@@ -223,86 +225,85 @@ class Intake:
                     )
         return results
 
-    def _add(self, tx: Transaction, checked: Checked, now: datetime) -> Outcome:
-        """Build the rows of one new message: message, deliveries, person refs, log entries,
-        and its lifecycle step."""
-        rows, log = tx.rows, tx.log
-        envelope = checked.envelope
-        status = "pending_review" if checked.agreement.reviewers else "released"
-        log_index = log.append(
-            at=now,
-            actor=envelope.sender,
-            action="message:received",
-            message_id=envelope.id,
-            type=envelope.type,
-            envelope_sha256=checked.digest,
-            kid=checked.kid,
-        )
-        cursor = None
-        if status == "released":
-            cursor = log_release(
-                log, envelope.id, envelope.type, checked.digest, actor="hub", now=now
-            )
-        self.lifecycles.apply(
-            tx.lifecycle, log, envelope, status=status, received_index=log_index, now=now
-        )
-        receipt = self.trust.sign_compact(
-            canonical_bytes(
-                {
-                    "id": envelope.id,
-                    "type": envelope.type,
-                    "from": envelope.sender,
-                    "to": list(envelope.recipients),
-                    "envelope_sha256": checked.digest,
-                    "received_at": format_time(now),
-                    "status": status,
-                    "log_index": log_index,
-                }
-            ),
-            RECEIPT_TYP,
-        )
-        rows.messages.append(
+
+def store_message(
+    tx: Transaction, checked: Checked, *, trust: HubTrust, lifecycles: Lifecycles, now: datetime
+) -> Outcome:
+    """Build the rows of one new message: message, deliveries, person refs, log entries,
+    and its lifecycle step (intake's messages, and the hub's own notices)."""
+    rows, log = tx.rows, tx.log
+    envelope = checked.envelope
+    status = "pending_review" if checked.agreement.reviewers else "released"
+    log_index = log.append(
+        at=now,
+        actor=envelope.sender,
+        action="message:received",
+        message_id=envelope.id,
+        type=envelope.type,
+        envelope_sha256=checked.digest,
+        kid=checked.kid,
+    )
+    cursor = None
+    if status == "released":
+        cursor = log_release(log, envelope.id, envelope.type, checked.digest, actor="hub", now=now)
+    lifecycles.apply(tx.lifecycle, log, envelope, status=status, received_index=log_index, now=now)
+    receipt = trust.sign_compact(
+        canonical_bytes(
             {
                 "id": envelope.id,
                 "type": envelope.type,
-                "sender": envelope.sender,
-                "subject": envelope.subject,
-                "in_reply_to": envelope.in_reply_to,
-                "classification": envelope.classification,
-                "sent_at": envelope.sent_at,
-                "received_at": now,
-                "released_at": now if cursor is not None else None,
+                "from": envelope.sender,
+                "to": list(envelope.recipients),
                 "envelope_sha256": checked.digest,
-                "sealed_envelope": checked.sealed,
-                "signature": checked.signature,
-                "signer_kid": checked.kid,
+                "received_at": format_time(now),
                 "status": status,
-                "required_approvals": checked.agreement.reviewers,
-                "receipt": receipt,
-                "receipt_status": status,
                 "log_index": log_index,
-                "size_bytes": len(checked.canonical),
             }
-        )
-        rows.deliveries.extend(
-            {
-                "message_id": envelope.id,
-                "recipient": recipient,
-                "state": "queued" if cursor is not None else "held",
-                "cursor": cursor,
-            }
-            for recipient in envelope.recipients
-        )
-        rows.persons.extend(
-            {
-                "message_id": envelope.id,
-                "json_path": path,
-                "masked": mask_id_number(number),
-                "id_hmac": self.trust.person_hmac(number),
-            }
-            for path, number in id_numbers(envelope)
-        )
-        return Outcome(envelope.id, status, receipt, log_index, created=True)
+        ),
+        RECEIPT_TYP,
+    )
+    rows.messages.append(
+        {
+            "id": envelope.id,
+            "type": envelope.type,
+            "sender": envelope.sender,
+            "subject": envelope.subject,
+            "in_reply_to": envelope.in_reply_to,
+            "classification": envelope.classification,
+            "sent_at": envelope.sent_at,
+            "received_at": now,
+            "released_at": now if cursor is not None else None,
+            "envelope_sha256": checked.digest,
+            "sealed_envelope": checked.sealed,
+            "signature": checked.signature,
+            "signer_kid": checked.kid,
+            "status": status,
+            "required_approvals": checked.agreement.reviewers,
+            "receipt": receipt,
+            "receipt_status": status,
+            "log_index": log_index,
+            "size_bytes": len(checked.canonical),
+        }
+    )
+    rows.deliveries.extend(
+        {
+            "message_id": envelope.id,
+            "recipient": recipient,
+            "state": "queued" if cursor is not None else "held",
+            "cursor": cursor,
+        }
+        for recipient in envelope.recipients
+    )
+    rows.persons.extend(
+        {
+            "message_id": envelope.id,
+            "json_path": path,
+            "masked": mask_id_number(number),
+            "id_hmac": trust.person_hmac(number),
+        }
+        for path, number in id_numbers(envelope)
+    )
+    return Outcome(envelope.id, status, receipt, log_index, created=True)
 
 
 def open_envelope(trust: HubTrust, message: Message) -> dict[str, Any]:

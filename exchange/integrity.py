@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from exchange.ledger import CHECKPOINT_TYP, CHECKPOINTS, ENTRIES
 from exchange.models import Message, PartnerKey
-from exchange.trust import RECEIPT_TYP, HubTrust
+from exchange.trust import HUB_ID, RECEIPT_TYP, HubTrust
 from keys import KeysError, VerifyingKey, jwks_resolver, jws, static_resolver
 from keys.merkle import CompactTree, leaf_hash
 
@@ -137,6 +137,8 @@ def _check_messages(
     session: Session, trust: HubTrust, received: dict[str, tuple[int, str]], size: int
 ) -> int:
     keys = {k.kid: VerifyingKey.from_raw(k.public_key) for k in session.scalars(select(PartnerKey))}
+    # The hub's own notices are signed by a hub key, and only they may be.
+    hub_signers = {k.kid: k.signing_key.public_key for k in trust.hub_keys}
     hub_keys = jwks_resolver(trust.jwks())
     count = 0
     for message in session.scalars(select(Message).order_by(Message.log_index)).yield_per(500):
@@ -156,8 +158,9 @@ def _check_messages(
         digest = hashlib.sha256(plain).hexdigest()
         if digest != message.envelope_sha256 or digest != logged[1]:
             raise IntegrityFailure(index, f"message {message.id}: digest does not match")
+        known = hub_signers if message.sender == HUB_ID else keys
         signer = (
-            {message.signer_kid: keys[message.signer_kid]} if message.signer_kid in keys else {}
+            {message.signer_kid: known[message.signer_kid]} if message.signer_kid in known else {}
         )
         try:
             jws.verify_detached(message.signature, plain, static_resolver(signer), typ=MESSAGE_TYP)

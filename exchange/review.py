@@ -11,6 +11,7 @@ from exchange.errors import ProblemError
 from exchange.ledger import LogAppender, close_log, open_log
 from exchange.lifecycle import hub_step
 from exchange.models import Message, Review
+from exchange.trust import HubTrust
 
 
 def log_release(
@@ -54,8 +55,13 @@ def decide(
     approve: bool,
     reason: str | None,
     now: datetime,
+    trust: HubTrust,
 ) -> Message:
-    """Record one reviewer's decision; release once enough distinct reviewers approved."""
+    """Record one reviewer's decision; release once enough distinct reviewers approved.
+
+    A rejection also sends the sender a ``review_rejected`` hub notice with the reason, signed
+    with the hub's key (``trust``), in the same transaction.
+    """
     log = open_log(session)
     message = session.get(Message, message_id)
     if message is None:
@@ -85,6 +91,10 @@ def decide(
         for delivery in message.deliveries:
             delivery.state = "rejected"
         hub_step(session, message, "rejected", recipients=None, log_index=decided, now=now)
+        # Imported here: notices stores through intake, which imports this module.
+        from exchange.notices import review_rejected
+
+        review_rejected(session, log, trust, message, reason=str(reason), now=now)
     else:
         approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
         if approvals >= message.required_approvals:

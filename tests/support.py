@@ -15,6 +15,7 @@ from adapters import ExchangeClient
 from exchange.hub import Hub
 from exchange.models import LogEntry, Message
 from exchange.partners import add_partner
+from exchange.review import decide
 from keys import HttpRequest, SigningKey, httpsig, jws
 from keys.merkle import CompactTree, leaf_hash
 from schemas import canonical_bytes
@@ -130,3 +131,17 @@ def rewrite_entry(the_hub: Hub, index: int, old: bytes, new: bytes) -> None:
                 .where(LogEntry.index == i)
                 .values(entry=entry, leaf_hash=leaf, nodes=b"".join(tree.append(leaf)))
             )
+
+
+def review(hub: Hub, message_id: str, reviewer: str, *, reason: str | None = None) -> str:
+    """One reviewer approves (no reason) or rejects (with one); return the message's status."""
+    with hub.sessions.begin() as session:
+        return decide(
+            session,
+            message_id,
+            reviewer=reviewer,
+            approve=reason is None,
+            reason=reason,
+            now=hub.now(),
+            trust=hub.trust,
+        ).status

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from exchange.hub import Hub
-from exchange.review import decide
 from schemas import examples
-from tests.support import PartnerKeys, signed_request
+from tests.support import PartnerKeys, review, signed_request
 
 
 @pytest.fixture
@@ -23,12 +22,8 @@ def evidence_bundle(
     discipline = partners["discipline"].client(base_url)
     referral = examples.referral_example()
     sent = audit.send(referral)
-    with hub.sessions.begin() as session:
-        decide(
-            session, sent.id, reviewer="zhang.reviewer", approve=True, reason=None, now=hub.now()
-        )
-    with hub.sessions.begin() as session:
-        decide(session, sent.id, reviewer="li.reviewer", approve=True, reason=None, now=hub.now())
+    review(hub, sent.id, "zhang.reviewer")
+    review(hub, sent.id, "li.reviewer")
     discipline.ack([item.envelope["id"] for item in discipline.inbox().items])
     response = signed_request(
         base_url, partners["audit"], "GET", f"/v1/messages/{sent.id}/evidence"

@@ -12,10 +12,9 @@ from sqlalchemy import text
 from adapters import ExchangeClient, HubError
 from exchange.errors import ProblemError
 from exchange.hub import Hub
-from exchange.review import decide
 from keys import jws
 from schemas import canonical_bytes, envelope_sha256, examples
-from tests.support import PartnerKeys, message_count, post_json
+from tests.support import PartnerKeys, message_count, post_json, review
 
 Partners = dict[str, PartnerKeys]
 
@@ -52,10 +51,7 @@ def test_receipt_is_signed_by_the_hub(base_url: str, hub: Hub, partners: Partner
 
 
 def _approve(hub: Hub, message_id: str, reviewer: str) -> str:
-    with hub.sessions.begin() as session:
-        return decide(
-            session, message_id, reviewer=reviewer, approve=True, reason=None, now=hub.now()
-        ).status
+    return review(hub, message_id, reviewer)
 
 
 def test_referral_waits_for_two_distinct_reviewers(
@@ -83,15 +79,7 @@ def test_rejected_message_never_reaches_the_inbox(
     personnel = partners["personnel"].client(base_url)
     envelope = examples.share_example()
     assert audit.send(envelope).status == "pending_review"
-    with hub.sessions.begin() as session:
-        status = decide(
-            session,
-            envelope["id"],
-            reviewer="王审核",
-            approve=False,
-            reason="附件不全",
-            now=hub.now(),
-        ).status
+    status = review(hub, envelope["id"], "王审核", reason="附件不全")
     assert status == "rejected"
     assert personnel.inbox().items == []
     assert audit.message(envelope["id"])["status"] == "rejected"

@@ -15,10 +15,9 @@ from sqlalchemy import select
 from adapters import ExchangeClient, HubError
 from exchange.hub import Hub
 from exchange.models import LedgerItem, LogEntry, ReferralCase, ShareUse
-from exchange.review import decide
 from schemas import examples
 from tests.conftest import Clock
-from tests.support import PartnerKeys
+from tests.support import PartnerKeys, review
 
 Partners = dict[str, PartnerKeys]
 
@@ -190,10 +189,7 @@ class Referral:
         self.envelope["payload"]["referral_id"] = self.envelope["subject"] = key
         self.id = self.audit.send(self.envelope).id
         for reviewer in ("zhang", "li"):
-            with hub.sessions.begin() as session:
-                decide(
-                    session, self.id, reviewer=reviewer, approve=True, reason=None, now=hub.now()
-                )
+            review(hub, self.id, reviewer)
 
     def feedback(self, stage: str, disposition: str | None = None) -> dict[str, Any]:
         line = examples.clue_feedback_example(stage=stage, referral=self.envelope)
@@ -308,8 +304,7 @@ def test_result_use_is_recorded_once_released_and_only_from_a_recipient(
     sent = audit.send(share)
     feedback = examples.result_feedback_example(share=share)
     refused(lambda: personnel.send(feedback), "route-not-allowed")  # still held for review
-    with hub.sessions.begin() as session:
-        decide(session, sent.id, reviewer="zhang", approve=True, reason=None, now=hub.now())
+    review(hub, sent.id, "zhang")
     refused(lambda: audit.send(dict(share, id=examples.new_message_id())))  # same share_id
     personnel.send(feedback)
     with hub.sessions() as session:

@@ -14,10 +14,9 @@ import pytest
 
 from adapters import ExchangeClient
 from exchange.hub import Hub
-from exchange.review import decide
 from schemas import examples
 from tests.conftest import Clock
-from tests.support import PartnerKeys, problem_code, signed_request
+from tests.support import PartnerKeys, problem_code, review, signed_request
 
 Partners = dict[str, PartnerKeys]
 BEIJING = timezone(timedelta(hours=8))
@@ -183,15 +182,7 @@ def seed_referrals(
         case = Case(category, "rejected", due)
         approve = bool(plan)
         for reviewer in ("zhang", "li") if approve else ("zhang",):
-            with hub.sessions.begin() as session:
-                decide(
-                    session,
-                    sent.id,
-                    reviewer=reviewer,
-                    approve=approve,
-                    reason=None if approve else "材料不全",
-                    now=hub.now(),
-                )
+            review(hub, sent.id, reviewer, reason=None if approve else "材料不全")
         first_feedback = True
         for step in plan:
             if step == "release":
