@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from exchange.errors import ProblemError
 from exchange.ledger import Notary, StoredTree, latest_checkpoint, sign_checkpoint
 from exchange.models import LogEntry, Message, PartnerKey
-from exchange.trust import HubTrust
+from exchange.trust import HUB_ID, HubTrust
 from keys import VerifyingKey, jwk_set, jws
 
 EVIDENCE_FORMAT = "exchange-evidence/1"
@@ -58,6 +58,9 @@ def export_evidence(
     if checkpoint is None or checkpoint.tree_size <= logged[-1][0]:
         checkpoint = sign_checkpoint(session, notary, now)
     tree = StoredTree(connection)
+    hub_signers = {_kid(message.receipt), _kid(checkpoint.signed)}
+    if message.sender == HUB_ID:  # a hub notice: the hub signed the envelope too
+        hub_signers.add(message.signer_kid)
     # The sealed bytes are the JCS the sender signed.
     envelope_jcs = trust.sealing.open(message.sealed_envelope, aad=message.id.encode()).decode()
     return {
@@ -82,7 +85,7 @@ def export_evidence(
                 "keys": [
                     jwk
                     for jwk in trust.jwks()["keys"]
-                    if jwk["kid"] in {_kid(message.receipt), _kid(checkpoint.signed)}
+                    if jwk["kid"] in hub_signers
                 ]
             },
             "partners": jwk_set({k.kid: VerifyingKey.from_raw(k.public_key) for k in keys}),

@@ -23,6 +23,7 @@ from keys.resolvers import keys_from_jwk_set, static_resolver
 
 FORMAT: Final = "exchange-evidence/1"
 MESSAGE_TYP: Final = "exchange-message+jws"
+HUB_SENDER: Final = "hub"
 RECEIPT_TYP: Final = "exchange-receipt+jws"
 ACK_TYP: Final = "exchange-ack+jws"
 CHECKPOINT_TYP: Final = "exchange-checkpoint+jws"
@@ -100,13 +101,17 @@ def verify_evidence(
     log = _verify_log(bundle["log"], checkpoint, message_id)
     envelope_sha256 = hashlib.sha256(_utf8(bundle["envelope_jcs"], "envelope_jcs")).hexdigest()
     _check_entries_agree(log, envelope, envelope_sha256)
-    sender_kid = _verify_signature(bundle, envelope, partners)
+    # A hub notice (from "hub") is signed by the hub's key; a partner's message by its own.
+    from_hub = envelope["from"] == HUB_SENDER
+    sender_kid = _verify_signature(bundle, envelope, hub if from_hub else partners)
     _check_partner_keys_logged(partners, log)
     receipt_kid, receipt = _verify_receipt(
         bundle["receipt"], resolve_hub, log, envelope, envelope_sha256, sender_kid
     )
     acked_by = _verify_acks(bundle["acks"], partners, log, envelope, envelope_sha256)
-    _check_hub_keys_used(bundle_hub, {checkpoint_kid, receipt_kid})
+    _check_hub_keys_used(
+        bundle_hub, {checkpoint_kid, receipt_kid} | ({sender_kid} if from_hub else set())
+    )
     return VerifiedEvidence(
         message_id=message_id,
         envelope=envelope,
@@ -257,13 +262,13 @@ def _check_entries_agree(
 
 
 def _verify_signature(
-    bundle: Mapping[str, Any], envelope: Mapping[str, Any], partners: dict[str, VerifyingKey]
+    bundle: Mapping[str, Any], envelope: Mapping[str, Any], signers: dict[str, VerifyingKey]
 ) -> str:
     """The sender signed envelope_jcs (PROTOCOL §3); return the signing kid."""
     content = _utf8(bundle["envelope_jcs"], "envelope_jcs")
     try:
         header = verify_detached(
-            bundle["signature"], content, static_resolver(partners), typ=MESSAGE_TYP
+            bundle["signature"], content, static_resolver(signers), typ=MESSAGE_TYP
         )
     except KeysError as e:
         raise EvidenceInvalid("signature", _why(e)) from e
@@ -381,7 +386,7 @@ def _verify_acks(
 def _check_hub_keys_used(bundled: Mapping[str, VerifyingKey], used: set[str]) -> None:
     """The bundle's hub keys are exactly the ones that signed: an unused one could change unseen."""
     for i, kid in enumerate(bundled):
-        _require(kid in used, f"keys.hub.keys[{i}]", "signs neither checkpoint nor receipt")
+        _require(kid in used, f"keys.hub.keys[{i}]", "signs nothing in the bundle")
     missing = sorted(used - bundled.keys())
     if missing:
         raise EvidenceInvalid("keys.hub", f"lacks {missing[0]}, which signed")

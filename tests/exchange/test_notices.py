@@ -120,6 +120,9 @@ def test_a_rejection_gives_the_sender_a_notice_with_the_reason(
     assert recipient.inbox().items == []
     assert audit.ack([notice["id"]]) == [{"id": notice["id"], "status": "acked"}]
     assert audit.message(notice["id"])["deliveries"][0]["state"] == "acked"
+    # Its evidence bundle verifies offline: the hub's key signed the notice itself.
+    _bundle, verified = audit.evidence(notice["id"])
+    assert (verified.sender_kid, verified.acked_by) == (hub.trust.current.kid, (AUDIT,))
     # A rejected referral is done: never reminded of, even long after its due date.
     assert notices(hub, hub.now() + timedelta(days=400)) == []
 
