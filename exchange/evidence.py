@@ -81,13 +81,7 @@ def export_evidence(
         "checkpoint": checkpoint.signed,
         "keys": {
             # Exactly the hub keys that signed this bundle: the verifier refuses unused ones.
-            "hub": {
-                "keys": [
-                    jwk
-                    for jwk in trust.jwks()["keys"]
-                    if jwk["kid"] in hub_signers
-                ]
-            },
+            "hub": {"keys": [jwk for jwk in trust.jwks()["keys"] if jwk["kid"] in hub_signers]},
             "partners": jwk_set({k.kid: VerifyingKey.from_raw(k.public_key) for k in keys}),
         },
     }

@@ -242,11 +242,12 @@ def store_message(
         type=envelope.type,
         envelope_sha256=checked.digest,
         kid=checked.kid,
+        **lifecycles.entry_fields(tx.lifecycle, envelope),
     )
     cursor = None
     if status == "released":
         cursor = log_release(log, envelope.id, envelope.type, checked.digest, actor="hub", now=now)
-    lifecycles.apply(tx.lifecycle, log, envelope, status=status, received_index=log_index, now=now)
+    lifecycles.apply(tx.lifecycle, envelope, status=status, received_index=log_index, now=now)
     receipt = trust.sign_compact(
         canonical_bytes(
             {

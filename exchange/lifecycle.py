@@ -2,9 +2,9 @@
 
 The rules are tables; ``Lifecycles`` applies them inside the transaction that stores (or
 releases, pulls, acks) a message, under the log lock, so two messages about the same business
-key are checked one after the other. Each accepted step updates a read model row, adds a
-``transitions`` row (timelines, figures) and, when a message of the partner caused it, a log
-entry naming the states (ids and states only).
+key are checked one after the other. Each accepted step updates a read model row and adds a
+``transitions`` row (timelines, figures); the log entry of the event that caused it (the
+message's ``message:received``, or the release, pull or ack) records it (ids and states only).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
-from exchange.ledger import LogAppender
 from exchange.models import LedgerItem, Message, ReferralCase, ShareUse, Transition
 from schemas import Envelope
 from schemas.rectification import RECTIFICATION_TRANSITIONS
@@ -162,63 +161,94 @@ def _pk(table: str, row: dict[str, Any]) -> tuple[str, str]:
     return (row["message_id"], row["recipient"])
 
 
-def lifecycle_reads(envelopes: Iterable[Envelope]) -> list[Select[Any]]:
-    """The queries that load what a batch's messages concern (run under the log lock)."""
-    envelopes = list(envelopes)
+@dataclass(frozen=True)
+class Read:
+    """One query of the rows a batch concerns: a read model and the keys to look up.
+
+    ``message_ids`` find the rows of the messages answered; ``senders`` × ``keys`` the rows of
+    business keys sent before. ``statement()`` is the portable form; ``ANY_SQL`` the form the
+    PostgreSQL pipeline runs (one text per table, lists bound as arrays).
+    """
+
+    table: Table
+    message_ids: tuple[str, ...]
+    senders: tuple[str, ...]
+    keys: tuple[str, ...]
+
+    def statement(self) -> Select[Any]:
+        """The query as SQLAlchemy Core, for any database."""
+        key_column = self.table.c[KEY_COLUMNS[self.table.name]]
+        by_key = self.table.c[SENDER_COLUMNS[self.table.name]].in_(self.senders) & key_column.in_(
+            self.keys
+        )
+        if "message_id" in self.table.c:
+            return select(self.table).where(self.table.c.message_id.in_(self.message_ids) | by_key)
+        return select(self.table).where(by_key)
+
+    def params(self) -> dict[str, list[str]]:
+        """Parameters of ``ANY_SQL``."""
+        return {
+            "ids": list(self.message_ids),
+            "senders": list(self.senders),
+            "keys": list(self.keys),
+        }
+
+
+KEY_COLUMNS = {
+    "referral_cases": "referral_id",
+    "share_uses": "share_id",
+    "ledger_items": "ledger_item_id",
+}
+SENDER_COLUMNS = {"referral_cases": "sender", "share_uses": "sender", "ledger_items": "owner"}
+ANY_SQL = {
+    "referral_cases": "SELECT * FROM referral_cases WHERE message_id = ANY(%(ids)s) "
+    "OR (sender = ANY(%(senders)s) AND referral_id = ANY(%(keys)s))",
+    "share_uses": "SELECT * FROM share_uses WHERE message_id = ANY(%(ids)s) "
+    "OR (sender = ANY(%(senders)s) AND share_id = ANY(%(keys)s))",
+    "ledger_items": "SELECT * FROM ledger_items "
+    "WHERE owner = ANY(%(senders)s) AND ledger_item_id = ANY(%(keys)s)",
+}
+
+
+def lifecycle_reads(envelopes: Iterable[Envelope]) -> list[Read]:
+    """The reads that load what a batch's messages concern (run under the log lock)."""
     by_type: dict[str, list[Envelope]] = {}
     for envelope in envelopes:
         by_type.setdefault(envelope.type, []).append(envelope)
-    reads: list[Select[Any]] = []
-    answered = [
-        e.in_reply_to for e in by_type.get("clue.feedback.v1", []) if e.in_reply_to is not None
-    ]
-    referrals = by_type.get("clue.referral.v1", [])
-    if answered or referrals:
-        reads.append(
-            select(CASES).where(
-                CASES.c.message_id.in_(answered)
-                | (
-                    CASES.c.sender.in_({e.sender for e in referrals})
-                    & CASES.c.referral_id.in_({e.payload["referral_id"] for e in referrals})
+    reads = []
+    for table, new_type, reply_type, key in (
+        (CASES, "clue.referral.v1", "clue.feedback.v1", "referral_id"),
+        (USES, "result.share.v1", "result.feedback.v1", "share_id"),
+        (ITEMS, None, "rectification.status.v1", "ledger_item_id"),
+    ):
+        if table is ITEMS:
+            answered: list[str] = []
+            sent = by_type.get("rectification.status.v1", [])
+        else:
+            answered = [e.in_reply_to for e in by_type.get(reply_type, []) if e.in_reply_to]
+            sent = by_type.get(str(new_type), [])
+        if answered or sent:
+            reads.append(
+                Read(
+                    table,
+                    tuple(answered),
+                    tuple(sorted({e.sender for e in sent})),
+                    tuple(sorted({e.payload[key] for e in sent})),
                 )
             )
-        )
-    used = [
-        e.in_reply_to for e in by_type.get("result.feedback.v1", []) if e.in_reply_to is not None
-    ]
-    shares = by_type.get("result.share.v1", [])
-    if used or shares:
-        reads.append(
-            select(USES).where(
-                USES.c.message_id.in_(used)
-                | (
-                    USES.c.sender.in_({e.sender for e in shares})
-                    & USES.c.share_id.in_({e.payload["share_id"] for e in shares})
-                )
-            )
-        )
-    lines = by_type.get("rectification.status.v1", [])
-    if lines:
-        reads.append(
-            select(ITEMS).where(
-                ITEMS.c.owner.in_({e.sender for e in lines})
-                & ITEMS.c.ledger_item_id.in_({e.payload["ledger_item_id"] for e in lines})
-            )
-        )
     return reads
 
 
-def load_state(results: Iterable[tuple[Select[Any], list[Any]]]) -> LifecycleState:
-    """Index the loaded rows by their keys."""
+def load_state(results: Iterable[tuple[Read, Iterable[Any]]]) -> LifecycleState:
+    """Index the loaded rows (mappings or Core rows) by their keys."""
     state = LifecycleState()
-    for statement, rows in results:
-        table = statement.get_final_froms()[0]
+    for read, rows in results:
         for row in rows:
             values = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-            if table is CASES:
+            if read.table is CASES:
                 state.cases[(values["message_id"], values["recipient"])] = values
                 state.referral_keys.add((values["sender"], values["referral_id"]))
-            elif table is USES:
+            elif read.table is USES:
                 state.uses[(values["message_id"], values["recipient"])] = values
                 state.share_keys.add((values["sender"], values["share_id"]))
             else:
@@ -266,10 +296,34 @@ class Lifecycles:
                 item["status"] if item else None, payload["status"], payload.get("reopen_reason")
             )
 
+    def entry_fields(self, state: LifecycleState, envelope: Envelope) -> dict[str, Any]:
+        """What the message's ``message:received`` log entry records of its step (after
+        ``check``): the business key and, when the state changes, both states — so every
+        accepted transition is in the log without an entry of its own."""
+        payload = envelope.payload
+        if envelope.type == "clue.feedback.v1":
+            case = state.cases[(str(envelope.in_reply_to), envelope.sender)]
+            return {
+                "referral_id": case["referral_id"],
+                "from_state": case["state"],
+                "to_state": STAGE_STATE[payload["stage"]],
+                "disposition": payload.get("disposition"),
+            }
+        if envelope.type == "result.feedback.v1":
+            use = state.uses[(str(envelope.in_reply_to), envelope.sender)]
+            return {"share_id": use["share_id"], "from_state": use["state"], "to_state": "used"}
+        if envelope.type == "rectification.status.v1":
+            item = state.items.get((envelope.sender, payload["ledger_item_id"]))
+            before = item["status"] if item else None
+            fields: dict[str, Any] = {"ledger_item_id": payload["ledger_item_id"]}
+            if before != payload["status"]:
+                fields.update(from_state=before, to_state=payload["status"])
+            return fields
+        return {}
+
     def apply(
         self,
         state: LifecycleState,
-        log: LogAppender,
         envelope: Envelope,
         *,
         status: str,
@@ -367,17 +421,6 @@ class Lifecycles:
             case["state"] = after
             case["updated_at"] = now
             state.stage("referral_cases", key, case)
-            index = log.append(
-                at=now,
-                actor=envelope.sender,
-                action=f"referral:{after}",
-                message_id=envelope.id,
-                referral_message_id=envelope.in_reply_to,
-                referral_id=case["referral_id"],
-                from_state=before,
-                to_state=after,
-                disposition=payload.get("disposition"),
-            )
             self._transition(
                 state,
                 "referral",
@@ -389,7 +432,7 @@ class Lifecycles:
                 after,
                 payload.get("disposition"),
                 now,
-                index,
+                received_index,
             )
         elif kind == "result.feedback.v1":
             key = (str(envelope.in_reply_to), envelope.sender)
@@ -403,16 +446,6 @@ class Lifecycles:
             use["state"] = "used"
             use["updated_at"] = now
             state.stage("share_uses", key, use)
-            index = log.append(
-                at=now,
-                actor=envelope.sender,
-                action="share:used",
-                message_id=envelope.id,
-                share_message_id=envelope.in_reply_to,
-                share_id=use["share_id"],
-                from_state=before,
-                to_state="used",
-            )
             self._transition(
                 state,
                 "share",
@@ -424,7 +457,7 @@ class Lifecycles:
                 "used",
                 None,
                 now,
-                index,
+                received_index,
             )
         elif kind == "rectification.status.v1":
             key = (envelope.sender, payload["ledger_item_id"])
@@ -457,15 +490,6 @@ class Lifecycles:
             else:
                 state.stage("ledger_items", key, row)
             if before != row["status"]:
-                index = log.append(
-                    at=now,
-                    actor=envelope.sender,
-                    action=f"ledger_item:{row['status']}",
-                    message_id=envelope.id,
-                    ledger_item_id=payload["ledger_item_id"],
-                    from_state=before,
-                    to_state=row["status"],
-                )
                 self._transition(
                     state,
                     "ledger_item",
@@ -477,7 +501,7 @@ class Lifecycles:
                     row["status"],
                     None,
                     now,
-                    index,
+                    received_index,
                 )
 
     @staticmethod
@@ -499,7 +523,7 @@ class Lifecycles:
                 "kind": kind,
                 "owner": owner,
                 "key": key,
-                "party": party,
+                "party": party or "",
                 "message_id": message_id,
                 "from_state": before,
                 "to_state": after,

@@ -289,24 +289,25 @@ class LedgerItem(Base):
     last_message_id: Mapped[str] = mapped_column(String(64))
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
-    __table_args__ = (Index("ix_ledger_items_status", "status"),)
 
 
 class Transition(Base):
-    """An accepted lifecycle step: the timelines and the figures are read from these."""
+    """An accepted lifecycle step: the timelines and the figures are read from these.
+
+    Keyed by the business key and the log entry that records the step (and the party, for the
+    several recipients a release moves at once): no sequence, no second index to write.
+    """
 
     __tablename__ = "transitions"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
-    owner: Mapped[str] = mapped_column(String(80))
-    key: Mapped[str] = mapped_column(String(64))
-    party: Mapped[str | None] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The recipient whose case or use moved; "" for a ledger item (its owner moves it).
+    party: Mapped[str] = mapped_column(String(80), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(64))
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
-    log_index: Mapped[int] = mapped_column(BigInteger)
-
-    __table_args__ = (Index("ix_transitions_subject", "kind", "owner", "key"),)

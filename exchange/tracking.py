@@ -138,7 +138,7 @@ def timeline(
     query = (
         select(Transition)
         .where(Transition.kind == kind, Transition.owner == owner, Transition.key == key)
-        .order_by(Transition.log_index, Transition.id)
+        .order_by(Transition.log_index, Transition.party)
     )
     if parties is not None:
         query = query.where(Transition.party.in_(list(parties)))
@@ -147,7 +147,7 @@ def timeline(
             "at": _time(t.at),
             "from_state": t.from_state,
             "to_state": t.to_state,
-            "party": t.party,
+            "party": t.party or None,
             "detail": t.detail,
             "message_id": t.message_id,
             "log_index": t.log_index,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Select, Table, bindparam, select
+from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.errors import ProblemError
@@ -30,7 +30,17 @@ from exchange.ledger import (
     edge_tree,
     open_log,
 )
-from exchange.lifecycle import CASES, ITEMS, TRANSITIONS, USES, Changes, LifecycleState, load_state
+from exchange.lifecycle import (
+    ANY_SQL,
+    CASES,
+    ITEMS,
+    TRANSITIONS,
+    USES,
+    Changes,
+    LifecycleState,
+    Read,
+    load_state,
+)
 from exchange.models import Delivery, Message, PersonRef
 
 READ_MODELS = {"referral_cases": CASES, "share_uses": USES, "ledger_items": ITEMS}
@@ -105,7 +115,7 @@ def update_statement(table: Table, columns: Iterable[str]) -> Any:
 class IntakeWriter(Protocol):
     """Opens the locked window for a batch of message ids and writes what it collected."""
 
-    def transaction(self, ids: set[str], now: datetime, reads: list[Select[Any]]) -> Any:
+    def transaction(self, ids: set[str], now: datetime, reads: list[Read]) -> Any:
         """Context manager yielding a ``Transaction``; commits on a clean exit."""
 
 
@@ -125,9 +135,7 @@ class SessionWriter:
         self._sessions = sessions
 
     @contextmanager
-    def transaction(
-        self, ids: set[str], now: datetime, reads: list[Select[Any]]
-    ) -> Iterator[Transaction]:
+    def transaction(self, ids: set[str], now: datetime, reads: list[Read]) -> Iterator[Transaction]:
         with self._sessions.begin() as session:
             # Lock first: every writer queues here, so the existence check cannot race.
             log = open_log(session)
@@ -137,7 +145,7 @@ class SessionWriter:
                 row[0]: Stored(*row[1:])
                 for row in connection.execute(select(*_KNOWN_COLUMNS).where(MESSAGES.c.id.in_(ids)))
             }
-            loaded = load_state((r, list(connection.execute(r))) for r in reads)
+            loaded = load_state((r, connection.execute(r.statement())) for r in reads)
             tx = Transaction(known, log, loaded)
             yield tx
             for table, rows in tx.inserts():
@@ -182,9 +190,7 @@ class PipelineWriter:
         return self._inserts[key]
 
     @contextmanager
-    def transaction(
-        self, ids: set[str], now: datetime, reads: list[Select[Any]]
-    ) -> Iterator[Transaction]:
+    def transaction(self, ids: set[str], now: datetime, reads: list[Read]) -> Iterator[Transaction]:
         # Imported here: psycopg is the `postgres` extra, and a SQLite hub never gets here.
         import psycopg
         from psycopg.rows import dict_row
@@ -202,11 +208,8 @@ class PipelineWriter:
                 existing.execute(self._known_sql, {"ids": list(ids)})
                 cursors = []
                 for read in reads:
-                    compiled = read.compile(
-                        dialect=self._engine.dialect, compile_kwargs={"render_postcompile": True}
-                    )
                     cursors.append(connection.cursor(row_factory=dict_row))
-                    cursors[-1].execute(str(compiled), compiled.params)
+                    cursors[-1].execute(ANY_SQL[read.table.name], read.params())
                 pipeline.sync()
                 size_row = size.fetchone()
                 assert size_row is not None

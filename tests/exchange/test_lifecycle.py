@@ -120,13 +120,18 @@ def test_status_steps_are_logged_and_the_read_model_follows_the_latest_line(
         entries = [
             json.loads(e)
             for e in session.scalars(
-                select(LogEntry.entry).where(LogEntry.action.like("ledger_item:%"))
+                select(LogEntry.entry)
+                .where(LogEntry.action == "message:received")
+                .order_by(LogEntry.index)
             )
         ]
-    assert [(e["message_id"], e.get("from_state"), e["to_state"]) for e in entries] == [
-        (first.id, None, "pending"),
-        (third.id, "pending", "in_progress"),
+    # Each status line's received entry records the step it took (none for the same status).
+    assert [(e.get("from_state"), e.get("to_state"), e["ledger_item_id"]) for e in entries] == [
+        (None, "pending", "T-ZG-LOG"),
+        (None, None, "T-ZG-LOG"),
+        ("pending", "in_progress", "T-ZG-LOG"),
     ]
+    assert entries[2]["message_id"] == third.id and entries[0]["message_id"] == first.id
 
 
 # --- referrals: DOMAIN.md's order --------------------------------------------------------------
@@ -282,14 +287,23 @@ def test_hub_events_move_the_case_and_feedback_timings_are_kept(
     assert case["disposition"] == "filed_investigation"
     assert (case["persons_handled"], str(case["recovered_amount"])) == (2, "9886000.00")
     with hub.sessions() as session:
-        actions = list(
-            session.scalars(
-                select(LogEntry.action)
-                .where(LogEntry.action.like("referral:%"))
-                .order_by(LogEntry.index)
+        steps = [
+            (entry.get("from_state"), entry.get("to_state"), entry.get("referral_id"))
+            for entry in map(
+                json.loads,
+                session.scalars(
+                    select(LogEntry.entry)
+                    .where(LogEntry.action == "message:received", LogEntry.actor.like("disc%"))
+                    .order_by(LogEntry.index)
+                ),
             )
-        )
-    assert actions == ["referral:accepted", "referral:disposed", "referral:concluded"]
+        ]
+    key = referral.envelope["payload"]["referral_id"]
+    assert steps == [
+        ("acked", "accepted", key),
+        ("accepted", "disposed", key),
+        ("disposed", "concluded", key),
+    ]
 
 
 # --- result shares --------------------------------------------------------------------------

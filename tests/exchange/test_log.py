@@ -160,7 +160,6 @@ def test_entries_are_shown_only_to_the_partners_they_concern(
     assert set(actions) == {
         "message:received",
         "message:released",
-        "ledger_item:in_progress",
         "message:pulled",
         "message:acked",
     }

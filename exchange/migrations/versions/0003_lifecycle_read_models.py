@@ -40,26 +40,19 @@ def upgrade() -> None:
     sa.Column('notified_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('owner', 'ledger_item_id')
     )
-    with op.batch_alter_table('ledger_items', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_items_status', ['status'], unique=False)
-
     op.create_table('transitions',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('owner', sa.String(length=80), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
-    sa.Column('party', sa.String(length=80), nullable=True),
+    sa.Column('log_index', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('party', sa.String(length=80), nullable=False),
     sa.Column('message_id', sa.String(length=64), nullable=False),
     sa.Column('from_state', sa.String(length=20), nullable=True),
     sa.Column('to_state', sa.String(length=20), nullable=False),
     sa.Column('detail', sa.String(length=40), nullable=True),
     sa.Column('at', exchange.models.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('log_index', sa.BigInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('kind', 'owner', 'key', 'log_index', 'party')
     )
-    with op.batch_alter_table('transitions', schema=None) as batch_op:
-        batch_op.create_index('ix_transitions_subject', ['kind', 'owner', 'key'], unique=False)
-
     op.create_table('referral_cases',
     sa.Column('message_id', sa.String(length=64), nullable=False),
     sa.Column('recipient', sa.String(length=80), nullable=False),
@@ -131,12 +124,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_referral_cases_recipient')
 
     op.drop_table('referral_cases')
-    with op.batch_alter_table('transitions', schema=None) as batch_op:
-        batch_op.drop_index('ix_transitions_subject')
-
     op.drop_table('transitions')
-    with op.batch_alter_table('ledger_items', schema=None) as batch_op:
-        batch_op.drop_index('ix_ledger_items_status')
-
     op.drop_table('ledger_items')
     # ### end Alembic commands ###
