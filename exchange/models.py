@@ -290,7 +290,6 @@ class LedgerItem(Base):
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-
 class Transition(Base):
     """An accepted lifecycle step: the timelines and the figures are read from these.
 
