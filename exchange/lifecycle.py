@@ -146,6 +146,11 @@ class LifecycleState:
     new: set[tuple[str, tuple[str, str]]] = field(default_factory=set)
     changes: Changes = field(default_factory=Changes)
 
+    def insert(self, table: str, key: tuple[str, str], row: dict[str, Any]) -> None:
+        """Record a row new in this transaction."""
+        self.new.add((table, key))
+        self.changes.inserts.setdefault(table, []).append(row)
+
     def stage(self, table: str, key: tuple[str, str], row: dict[str, Any]) -> None:
         """Record a row as changed (inserted if it was new in this transaction)."""
         if (table, key) not in self.new:
@@ -355,8 +360,7 @@ class Lifecycles:
                     "notified_at": None,
                     "updated_at": now,
                 }
-                state.new.add(("referral_cases", key))
-                state.changes.inserts.setdefault("referral_cases", []).append(row)
+                state.insert("referral_cases", key, row)
                 self._transition(
                     state,
                     "referral",
@@ -387,8 +391,7 @@ class Lifecycles:
                     "feedbacks": 0,
                     "updated_at": now,
                 }
-                state.new.add(("share_uses", key))
-                state.changes.inserts.setdefault("share_uses", []).append(row)
+                state.insert("share_uses", key, row)
                 self._transition(
                     state,
                     "share",
@@ -485,8 +488,7 @@ class Lifecycles:
             }
             state.items[key] = row
             if item is None:
-                state.new.add(("ledger_items", key))
-                state.changes.inserts.setdefault("ledger_items", []).append(row)
+                state.insert("ledger_items", key, row)
             else:
                 state.stage("ledger_items", key, row)
             if before != row["status"]:
