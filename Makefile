@@ -23,8 +23,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# The worker (checkpoints, notices) runs beside the server and stops with it.
 run: $(VENV)/.installed
 	$(BIN)/exchange init
+	$(BIN)/exchange worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/exchange serve --host 127.0.0.1 --port $(PORT)
 
 test: $(VENV)/.installed-test
