@@ -19,9 +19,20 @@ import requests
 from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from exchange.app import create_app
 from exchange.config import Config
+from exchange.delivery import (
+    PUSH_STATES,
+    Dispatcher,
+    Tally,
+    WebhookSender,
+    push_deliveries,
+    remove_webhook,
+    resend,
+    set_webhook,
+)
 from exchange.errors import ProblemError
 from exchange.evidence import export_evidence
 from exchange.hub import Hub
@@ -157,22 +168,58 @@ def partners() -> None:
 def partners_add(
     partner_id: str, name: str, key_path: Path, kid: str | None, webhook: str | None
 ) -> None:
-    """Register a partner with its first public key."""
+    """Register a partner with its first public key (and its webhook, whose secret is shown
+    once)."""
     kid = kid or f"{partner_id}#1"
     public_key = _load_public(key_path)
     the_hub = _hub()
+    secret = None
     with _refusals(), the_hub.sessions.begin() as session:
+        now = the_hub.now()
         add_partner(
             session,
             partner_id,
             name=name,
             kid=kid,
             public_key=public_key,
-            webhook_url=webhook,
+            webhook_url=None,
             actor="cli",
-            now=the_hub.now(),
+            now=now,
         )
+        if webhook is not None:
+            secret = set_webhook(
+                session, partner_id, webhook, trust=the_hub.trust, actor="cli", now=now
+            )
     click.echo(f"added {partner_id} ({BODIES[body_of(partner_id)]}) with key {kid}")
+    if secret is not None:
+        _show_secret(webhook, secret)
+
+
+def _show_secret(url: str | None, secret: str) -> None:
+    click.echo(f"webhook {url}\nwebhook secret (shown once; give it to the partner): {secret}")
+
+
+@partners.command("webhook")
+@click.argument("partner_id")
+@click.argument("url", required=False)
+@click.option("--remove", is_flag=True, help="remove the webhook: the partner pulls")
+def partners_webhook(partner_id: str, url: str | None, remove: bool) -> None:
+    """Set a partner's webhook URL with a new secret (shown once), re-enabling one a 410
+    disabled; or remove it."""
+    if remove == (url is not None):
+        _fail("give either a URL or --remove")
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        if url is None:
+            cancelled = remove_webhook(session, partner_id, actor="cli", now=the_hub.now())
+        else:
+            secret = set_webhook(
+                session, partner_id, url, trust=the_hub.trust, actor="cli", now=the_hub.now()
+            )
+    if url is None:
+        click.echo(f"{partner_id} pulls; {cancelled} pending pushes cancelled")
+    else:
+        _show_secret(url, secret)
 
 
 @partners.command("list")
@@ -180,10 +227,10 @@ def partners_list() -> None:
     """List partners and their keys."""
     with _hub().readers() as session:
         for partner in session.scalars(select(Partner).order_by(Partner.id)):
-            click.echo(
-                f"{partner.id}\t{partner.status}\t{partner.name}"
-                + (f"\twebhook={partner.webhook_url}" if partner.webhook_url else "")
-            )
+            webhook = f"\twebhook={partner.webhook_url}" if partner.webhook_url else ""
+            if partner.webhook_url and partner.webhook_disabled_at:
+                webhook += f" (disabled by a 410 at {format_time(partner.webhook_disabled_at)})"
+            click.echo(f"{partner.id}\t{partner.status}\t{partner.name}{webhook}")
             for key in partner.keys:
                 state = "revoked" if key.revoked_at else "active"
                 until = f" until {key.not_after:%Y-%m-%d}" if key.not_after else ""
@@ -478,12 +525,15 @@ def _send_notices(the_hub: Hub, now: datetime) -> list[str]:
 @main.command()
 @click.option("--once", is_flag=True, help="run the due jobs once and exit")
 @click.option("--interval", default=5.0, show_default=True, help="seconds between rounds")
-def worker(once: bool, interval: float) -> None:
-    """Run the hub's scheduled jobs: a checkpoint at least every 60 s while the log grows, then
-    the hub notices that are due (overdue feedback and rectification, once a week each)."""
+@click.option("--batch", default=20, show_default=True, help="pushes claimed at a time")
+def worker(once: bool, interval: float, batch: int) -> None:
+    """Run the hub's scheduled jobs: a checkpoint at least every 60 s while the log grows, the
+    hub notices that are due (overdue feedback and rectification, once a week each), and the
+    pushes to partners' webhooks. Several workers may run at once."""
     the_hub = _hub()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    dispatcher = Dispatcher(the_hub.sessions, the_hub.trust, WebhookSender(), batch_size=batch)
     while True:
         now = the_hub.now()
         with the_hub.sessions.begin() as session:
@@ -492,8 +542,91 @@ def worker(once: bool, interval: float) -> None:
                 click.echo(f"{format_time(now)} checkpoint tree_size {checkpoint.tree_size}")
         for line in _send_notices(the_hub, now):
             click.echo(f"{format_time(now)} notice {line}")
-        if once or stopping.wait(interval):
+        try:
+            busy = _push(the_hub, dispatcher, stopping, seconds=max(interval, 10.0))
+        except DBAPIError as failure:
+            # A deadlock victim or a lost connection: what was claimed is claimed again once
+            # its lease runs out; the next round goes on.
+            click.echo(f"{format_time(the_hub.now())} deliveries failed: {failure.orig}", err=True)
+            busy = False
+        if once or stopping.is_set() or (not busy and stopping.wait(interval)):
+            dispatcher.sender.close()
             return
+
+
+def _push(the_hub: Hub, dispatcher: Dispatcher, stopping: threading.Event, seconds: float) -> bool:
+    """Push batches until none is due, for at most ``seconds`` (the other jobs wait meanwhile);
+    return whether the last batch was full (more may be due at once)."""
+    tally, started, full = Tally(), the_hub.now(), False
+    while not stopping.is_set():
+        batch = dispatcher.run_once(the_hub.now())
+        tally.add(batch)
+        full = batch.claimed == dispatcher.batch_size
+        if not full or (the_hub.now() - started).total_seconds() >= seconds:
+            break
+    if tally.claimed:
+        click.echo(f"{format_time(the_hub.now())} deliveries {tally}")
+    return full
+
+
+@main.group("deliveries")
+def deliveries_group() -> None:
+    """Pushes to partners' webhooks: list them, resend dead-lettered ones."""
+
+
+@deliveries_group.command("list")
+@click.option(
+    "--state",
+    type=click.Choice([*PUSH_STATES, "all"]),
+    default="dead",
+    show_default=True,
+    help="pending (retrying included), sending, pushed, dead (dead-lettered), cancelled",
+)
+@click.option("--partner", default=None, help="only the pushes to this partner")
+@click.option("--limit", default=100, show_default=True)
+def deliveries_list(state: str, partner: str | None, limit: int) -> None:
+    """Pushes, latest attempt first: message, recipient, state, attempts, last attempt, next
+    attempt, last error."""
+    with _hub().readers() as session:
+        for d in push_deliveries(
+            session, state=None if state == "all" else state, recipient=partner, limit=limit
+        ):
+            click.echo(
+                "\t".join(
+                    (
+                        d.message_id,
+                        d.recipient,
+                        str(d.push_state),
+                        f"{d.attempts} attempts",
+                        f"last {format_time(d.last_attempt_at)}" if d.last_attempt_at else "-",
+                        f"next {format_time(d.next_attempt_at)}" if d.next_attempt_at else "-",
+                        d.last_error or "-",
+                    )
+                )
+            )
+
+
+@deliveries_group.command("resend")
+@click.argument("message_ids", nargs=-1)
+@click.option("--dead", is_flag=True, help="every dead-lettered push (instead of message ids)")
+@click.option("--to", "recipient", default=None, help="only the push to this partner")
+def deliveries_resend(message_ids: tuple[str, ...], dead: bool, recipient: str | None) -> None:
+    """Queue pushes again (the retry schedule starts over): those of the given messages, or
+    with --dead every dead-lettered one. The next worker round sends them."""
+    if dead == bool(message_ids):
+        _fail("give message ids or --dead")
+    the_hub = _hub()
+    with _refusals(), the_hub.sessions.begin() as session:
+        queued = [
+            d
+            for message_id in (message_ids or (None,))
+            for d in resend(
+                session, message_id, recipient=recipient, actor="cli", now=the_hub.now()
+            )
+        ]
+    for d in queued:
+        click.echo(f"{d.message_id}\t{d.recipient}\tqueued")
+    click.echo(f"{len(queued)} pushes queued", err=True)
 
 
 @main.group("evidence")

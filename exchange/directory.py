@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from exchange.models import Partner, PartnerKey
@@ -21,7 +22,21 @@ ACTIVE_IDS = (
     .where(PARTNERS.c.status == "active")
     .scalar_subquery()
 )
-# Built once: a key with its window, its partner's status and the active partner ids.
+# A partner takes pushes (PROTOCOL §7) while its webhook is set, with its secret, and no 410
+# has disabled it.
+WEBHOOK_ACTIVE = and_(
+    PARTNERS.c.webhook_url.is_not(None),
+    PARTNERS.c.webhook_secret_sealed.is_not(None),
+    PARTNERS.c.webhook_disabled_at.is_(None),
+)
+# The active partners that take pushes: intake queues their deliveries in the outbox.
+PUSHED_IDS = (
+    select(func.aggregate_strings(PARTNERS.c.id, " "))
+    .where(PARTNERS.c.status == "active", WEBHOOK_ACTIVE)
+    .scalar_subquery()
+)
+# Built once: a key with its window, its partner's status, the active partner ids and those
+# of them with a webhook.
 KEY_ROW = (
     select(
         KEYS.c.public_key,
@@ -30,6 +45,7 @@ KEY_ROW = (
         KEYS.c.revoked_at,
         PARTNERS.c.status,
         ACTIVE_IDS,
+        PUSHED_IDS,
     )
     .join(PARTNERS, PARTNERS.c.id == KEYS.c.partner_id)
     .where(KEYS.c.kid == bindparam("kid"))
@@ -50,6 +66,7 @@ class KeyLookup:
         self._partner_id = partner_id
         self._resolved: dict[str, VerifyingKey] = {}
         self._active: set[str] | None = None
+        self._pushed: set[str] | None = None
 
     def __call__(self, kid: str) -> VerifyingKey:
         if kid in self._resolved:
@@ -64,8 +81,9 @@ class KeyLookup:
         row = self.session.connection().execute(KEY_ROW, {"kid": kid}).first()
         if row is None:
             raise UnknownKey(kid)
-        public_key, not_before, not_after, revoked_at, status, active = row
+        public_key, not_before, not_after, revoked_at, status, active, pushed = row
         self._active = set((active or "").split())
+        self._pushed = set((pushed or "").split())
         if status != "active" or not key_valid_at(self._now, not_before, not_after, revoked_at):
             raise KeyNotValid(kid)
         self._resolved[kid] = VerifyingKey.from_raw(public_key)
@@ -76,6 +94,23 @@ class KeyLookup:
         if self._active is None:
             self._active = set((self.session.scalar(select(ACTIVE_IDS)) or "").split())
         return self._active & set(ids)
+
+    def pushed_partners(self, ids: tuple[str, ...]) -> set[str]:
+        """Which of ``ids`` are active partners with a working webhook (pushes queued)."""
+        if self._pushed is None:
+            self._pushed = set((self.session.scalar(select(PUSHED_IDS)) or "").split())
+        return self._pushed & set(ids)
+
+
+def pushed_recipients(session: Session, recipients: Iterable[str]) -> set[str]:
+    """Which of ``recipients`` are active partners with a working webhook, as of now."""
+    return set(
+        session.scalars(
+            select(PARTNERS.c.id).where(
+                PARTNERS.c.id.in_(list(recipients)), PARTNERS.c.status == "active", WEBHOOK_ACTIVE
+            )
+        )
+    )
 
 
 def key_valid_at(

@@ -50,6 +50,7 @@ def pull(
         log = open_log(session)
         for delivery in first_pulls:
             delivery.delivered_at = now
+            delivery.delivered_via = "pull"
             delivery.state = "delivered"
             pulled = log.append(
                 at=now,

@@ -47,6 +47,8 @@ class Checked:
     kid: str
     agreement: Agreement
     sealed: bytes
+    # The recipients whose deliveries go to the outbox (a webhook set): pushed once released.
+    pushed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,8 @@ class Intake:
         agreement = self._route(lookup, envelope)
         sealed = self.trust.sealing.seal(canonical, aad=envelope.id.encode())
         digest = hashlib.sha256(canonical).hexdigest()
-        return Checked(envelope, canonical, digest, signature, kid, agreement, sealed)
+        pushed = frozenset(lookup.pushed_partners(envelope.recipients))
+        return Checked(envelope, canonical, digest, signature, kid, agreement, sealed, pushed)
 
     def _route(self, lookup: KeyLookup, envelope: Envelope) -> Agreement:
         agreement = self.agreements.for_route(
@@ -286,12 +289,18 @@ def store_message(
             "size_bytes": len(checked.canonical),
         }
     )
+    # The outbox rows of the transactional outbox (exchange.delivery): a released message's
+    # deliveries to partners with a webhook are due at once; a held one's at its release.
+    pushed = checked.pushed if cursor is not None else frozenset()
     rows.deliveries.extend(
         {
             "message_id": envelope.id,
             "recipient": recipient,
             "state": "queued" if cursor is not None else "held",
             "cursor": cursor,
+            "attempts": 0,
+            "push_state": "pending" if recipient in pushed else None,
+            "next_attempt_at": now if recipient in pushed else None,
         }
         for recipient in envelope.recipients
     )

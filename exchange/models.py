@@ -59,6 +59,9 @@ class Partner(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set when the webhook answered 410 Gone (PROTOCOL §7): nothing more is pushed until an
+    # administrator sets a webhook again.
+    webhook_disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     keys: Mapped[list[PartnerKey]] = relationship(
@@ -149,10 +152,37 @@ class Delivery(Base):
     acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ack: Mapped[str | None] = mapped_column(Text)
     ack_sha256: Mapped[str | None] = mapped_column(String(64))
+    # "pull" or "push": how the recipient first got it.
+    delivered_via: Mapped[str | None] = mapped_column(String(10))
+    # The outbox (exchange.delivery): null for a recipient that only pulls; else pending,
+    # sending (claimed by a worker until next_attempt_at), pushed, dead (dead-lettered) or
+    # cancelled (the webhook was disabled or removed).
+    push_state: Mapped[str | None] = mapped_column(String(10))
+    # When a worker may (next) try: set while the push is pending or claimed, null otherwise.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
 
-    __table_args__ = (Index("ix_deliveries_inbox", "recipient", "cursor"),)
+    __table_args__ = (
+        Index("ix_deliveries_inbox", "recipient", "cursor"),
+        # Partial: only the pushes still to make, so the workers' claim reads a small index.
+        Index(
+            "ix_deliveries_outbox",
+            "next_attempt_at",
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_deliveries_dead_letters",
+            "recipient",
+            postgresql_where=text("push_state = 'dead'"),
+            sqlite_where=text("push_state = 'dead'"),
+        ),
+    )
 
 
 class Review(Base):

@@ -20,6 +20,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from exchange.agreements import Agreement
+from exchange.directory import pushed_recipients
 from exchange.errors import ProblemError
 from exchange.intake import MESSAGE_TYP, Checked, open_envelope, store_message
 from exchange.ledger import LogAppender, close_log, format_time, open_log
@@ -109,6 +110,7 @@ def send_notice(
         # No review: a notice is released as it is stored.
         agreement=Agreement(NOTICE_TYPE, HUB_ID, frozenset(body_of(r) for r in recipients)),
         sealed=trust.sealing.seal(canonical, aad=envelope.id.encode()),
+        pushed=frozenset(pushed_recipients(session, recipients)),
     )
     tx = Transaction(known={}, log=log, lifecycle=LifecycleState())
     store_message(tx, checked, trust=trust, lifecycles=Lifecycles(), now=now)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange.directory import pushed_recipients
 from exchange.errors import ProblemError
 from exchange.ledger import LogAppender, close_log, open_log
 from exchange.lifecycle import hub_step
@@ -34,8 +35,11 @@ def log_release(
     )
 
 
-def release(log: LogAppender, message: Message, *, actor: str, now: datetime) -> int:
-    """Make a held ``message`` visible to its recipients."""
+def release(
+    log: LogAppender, message: Message, *, actor: str, now: datetime, pushed: set[str]
+) -> int:
+    """Make a held ``message`` visible to its recipients; queue the pushes to the ``pushed``
+    ones (those with a webhook) in the outbox, in the same transaction."""
     index = log_release(
         log, message.id, message.type, message.envelope_sha256, actor=actor, now=now
     )
@@ -44,6 +48,9 @@ def release(log: LogAppender, message: Message, *, actor: str, now: datetime) ->
     for delivery in message.deliveries:
         delivery.state = "queued"
         delivery.cursor = index
+        if delivery.recipient in pushed:
+            delivery.push_state = "pending"
+            delivery.next_attempt_at = now
     return index
 
 
@@ -98,7 +105,8 @@ def decide(
     else:
         approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
         if approvals >= message.required_approvals:
-            released = release(log, message, actor="hub", now=now)
+            pushed = pushed_recipients(session, (d.recipient for d in message.deliveries))
+            released = release(log, message, actor="hub", now=now, pushed=pushed)
             hub_step(session, message, "released", recipients=None, log_index=released, now=now)
     close_log(session, log, now)
     return message

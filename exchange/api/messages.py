@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import g, request
@@ -25,7 +26,7 @@ from exchange.evidence import export_evidence
 from exchange.intake import open_envelope
 from exchange.ledger import format_time
 from exchange.metrics import count_refusal, count_submission
-from exchange.models import LogEntry, Message
+from exchange.models import Delivery, LogEntry, Message
 from schemas import JsonInvalid, parse_json
 
 blp = Blueprint("messages", __name__, url_prefix="/v1", description="Submit and read messages")
@@ -132,10 +133,30 @@ def read(message_id: str) -> Any:
                 "delivered_at": format_time(d.delivered_at) if d.delivered_at else None,
                 "acked_at": format_time(d.acked_at) if d.acked_at else None,
                 "ack": d.ack,
+                "delivered_via": d.delivered_via,
+                "push": push_view(d),
             }
             for d in message.deliveries
         ],
         "events": [json.loads(entry) for entry in events],
+    }
+
+
+def push_view(delivery: Delivery) -> dict[str, Any] | None:
+    """A delivery's push to the recipient's webhook (PROTOCOL §7), or None if it pulls."""
+    if delivery.push_state is None:
+        return None
+
+    def stamp(moment: datetime | None) -> str | None:
+        return format_time(moment) if moment else None
+
+    return {
+        "state": delivery.push_state,
+        "attempts": delivery.attempts,
+        "last_attempt_at": stamp(delivery.last_attempt_at),
+        "last_duration_ms": delivery.last_duration_ms,
+        "last_error": delivery.last_error,
+        "next_attempt_at": stamp(delivery.next_attempt_at),
     }
 
 

@@ -45,6 +45,24 @@ class BatchResultSchema(Schema):
     results = fields.List(fields.Dict())
 
 
+class PushSchema(Schema):
+    """A delivery's push to the recipient's webhook (PROTOCOL §7)."""
+
+    state = fields.String(
+        metadata={
+            "enum": ["pending", "sending", "pushed", "dead", "cancelled"],
+            "description": "pending (due at next_attempt_at), sending (a worker holds it), "
+            "pushed (a 2xx), dead (dead-lettered after the last retry), cancelled (the webhook "
+            "was disabled by a 410 or removed: the recipient pulls)",
+        }
+    )
+    attempts = fields.Integer()
+    last_attempt_at = fields.String(allow_none=True)
+    last_duration_ms = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.String(allow_none=True)
+
+
 class DeliverySchema(Schema):
     """One recipient's delivery state."""
 
@@ -53,6 +71,12 @@ class DeliverySchema(Schema):
     delivered_at = fields.String(allow_none=True)
     acked_at = fields.String(allow_none=True)
     ack = fields.String(allow_none=True)
+    delivered_via = fields.String(
+        allow_none=True, metadata={"enum": ["pull", "push"], "description": "how it first went"}
+    )
+    push = fields.Nested(
+        PushSchema, allow_none=True, metadata={"description": "null: the recipient pulls"}
+    )
 
 
 class MessageViewSchema(Schema):

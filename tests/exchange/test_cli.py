@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -206,7 +207,12 @@ def test_trust_changes_show_in_the_list_and_are_logged_densely(
         "partners", "add", AUDIT, "--name", NAMES[AUDIT], "--key", str(first),
         "--webhook", "https://audit.example/hook",
     )  # fmt: skip
-    assert stdout == f"added {AUDIT} (审计机关) with key {AUDIT}#1\n"
+    added, webhook, secret = stdout.splitlines()
+    assert added == f"added {AUDIT} (审计机关) with key {AUDIT}#1"
+    assert webhook == "webhook https://audit.example/hook"
+    assert re.fullmatch(
+        r"webhook secret \(shown once; give it to the partner\): whsec_\S{44}", secret
+    )
     cli.ok("keys", "add", AUDIT, "--key", str(second), "--kid", f"{AUDIT}#2026-11")
     assert cli.ok("keys", "revoke", f"{AUDIT}#1") == f"revoked {AUDIT}#1\n"
 
@@ -218,13 +224,20 @@ def test_trust_changes_show_in_the_list_and_are_logged_densely(
     ]
     with hub.sessions() as session:
         entries = list(session.scalars(select(LogEntry).order_by(LogEntry.index)))
-    assert [e.action for e in entries] == ["partner:added", "key:added", "key:added", "key:revoked"]
+    assert [e.action for e in entries] == [
+        "partner:added", "key:added", "partner:webhook-set", "key:added", "key:revoked"
+    ]  # fmt: skip
     assert [e.index for e in entries] == list(range(len(entries)))
     assert {e.actor for e in entries} == {"cli"}
     documents = [json.loads(e.entry) for e in entries]
     assert [d["index"] for d in documents] == [e.index for e in entries]
     assert documents[0]["partner_id"] == AUDIT
-    assert [d["kid"] for d in documents[1:]] == [f"{AUDIT}#1", f"{AUDIT}#2026-11", f"{AUDIT}#1"]
+    assert [d.get("kid") for d in documents[1:]] == [
+        f"{AUDIT}#1", None, f"{AUDIT}#2026-11", f"{AUDIT}#1"
+    ]  # fmt: skip
+    # The webhook's URL is logged as a digest; its secret never.
+    assert "https://audit.example" not in entries[2].entry.decode()
+    assert documents[2]["partner_id"] == AUDIT and len(documents[2]["webhook_url_sha256"]) == 64
     assert all(e.leaf_hash == leaf_hash(e.entry) for e in entries)
 
 
