@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -51,8 +51,10 @@ from exchange.models import Delivery
 from keys import SigningKey, jws, save_signing_key
 from schemas import canonical_bytes, examples
 
+sys.path.insert(0, str(Path(__file__).parent))
+from ingest import fresh_postgres
+
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SENDER = "audit.bench"
 RECIPIENTS = ("discipline.bench", "inspection.bench", "personnel.bench")
 
@@ -159,25 +161,6 @@ def floor(url: str, body: bytes, headers: dict[str, str], processes: int, count:
 
 
 # --- the hub -------------------------------------------------------------------------------------
-
-
-def fresh_postgres(database: str) -> str:
-    """An empty PostgreSQL database of its own (created if missing)."""
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": database}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
-    admin.dispose()
-    url = f"{PG_SERVER}/{database}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 def exchange(env: dict[str, str], *args: str) -> str:
