@@ -6,7 +6,7 @@ PORT   ?= 8080
 EXCHANGE_HOME ?= ./var
 export EXCHANGE_HOME
 
-.PHONY: run test lint venv bench clean
+.PHONY: run test lint venv bench demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# A round of joint supervision through a real hub and four partner agents (a temporary store).
+demo: $(VENV)/.installed
+	$(BIN)/exchange demo
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/ingest.py

@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -753,3 +754,15 @@ def _write_report(
         report = REPORTS[kind](session, the_hub.trust, partner, period, the_hub.now())
     out_path.write_bytes(report.render(extension))
     click.echo(f"wrote {out_path} ({len(report.table.rows)} rows)")
+
+
+@main.command(with_appcontext=False)
+def demo() -> None:
+    """A round of joint supervision: a hub and four partner agents as real processes."""
+    from exchange.demo import run_demo
+
+    started = time.monotonic()
+    summary = run_demo(click.echo)
+    click.echo(f"summary ({time.monotonic() - started:.0f} s):")
+    for name, value in summary.items():
+        click.echo(f"  {name}: {json.dumps(value, ensure_ascii=False)}")

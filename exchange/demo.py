@@ -1,0 +1,312 @@
+"""``exchange demo``: a round of joint supervision through a real hub and four partner agents.
+
+A hub (gunicorn) on a temporary store and four ``exchange-agent`` processes on localhost; the
+script drops the bodies' own native files into the agents' outboxes and acts as the reviewers.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+
+from exchange.config import Config
+from exchange.hub import Hub
+from exchange.integrity import IntegrityFailure, verify_store
+from exchange.ledger import StoredTree
+from exchange.models import Delivery, Message
+from exchange.partners import add_partner
+from exchange.review import decide
+from exchange.tracking import Period, stats
+from keys import SigningKey, save_signing_key
+
+SAMPLES = Path(__file__).resolve().parent.parent / "adapters" / "samples"
+BODIES = {
+    "audit": ("audit.yanliang", "燕良区审计局"),
+    "discipline": ("discipline.yanliang", "燕良区纪委监委"),
+    "inspection": ("inspection.yanliang", "燕良区委巡察办"),
+    "personnel": ("personnel.yanliang", "燕良区委组织部"),
+}
+BIN = Path(sys.executable).parent
+
+
+def run_demo(say: Callable[[str], None], *, timeout: float = 90) -> dict[str, Any]:
+    """Play the round; return the summary. The store is left under the returned ``home``."""
+    home = Path(tempfile.mkdtemp(prefix="exchange-demo-"))
+    config = Config(home=home, database_url=f"sqlite:///{home / 'exchange.db'}")
+    hub = Hub(config)
+    hub.initialise()
+    (home / "agents").mkdir()
+    for body, (partner_id, name) in BODIES.items():
+        key = SigningKey.generate()
+        save_signing_key(home / "agents" / f"{body}.pem", key)
+        with hub.sessions.begin() as session:
+            add_partner(
+                session,
+                partner_id,
+                name=name,
+                kid=f"{partner_id}#1",
+                public_key=key.public_key,
+                webhook_url=None,
+                actor="demo",
+                now=hub.now(),
+            )
+    env = {"EXCHANGE_HOME": str(home), "EXCHANGE_DATABASE_URL": config.database_url}
+    port = _free_port()
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "exchange"), "serve", "--port", str(port)],
+            env={**_environ(), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    url = f"http://127.0.0.1:{port}"
+    _wait(lambda: _ready(url), timeout, "the hub to start")
+    say(f"hub: {url} (store {home})")
+    agents = {body: _agent(home, url, body) for body in BODIES}
+    for body, config_path in agents.items():
+        log = (home / "agents" / f"{body}.log").open("ab")
+        processes.append(
+            subprocess.Popen(
+                [str(BIN / "exchange-agent"), "--config", str(config_path)],
+                env=_environ(),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        )
+    say("agents: audit, discipline, inspection, personnel")
+    try:
+        return _play(hub, home, say, timeout)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _play(hub: Hub, home: Path, say: Callable[[str], None], timeout: float) -> dict[str, Any]:
+    outbox = {body: home / "agents" / body / "outbox" for body in BODIES}
+    inbox = {body: home / "agents" / body / "inbox" for body in BODIES}
+    today = datetime.now(UTC).astimezone().date()
+    cn_today = f"{today.year}年{today.month}月{today.day}日"
+
+    # 1. Audit refers the two clues of its economic-responsibility audit to discipline.
+    _drop(outbox["audit"], "移送处理书.json", _sample("audit/移送处理书.json"))
+    referrals = _wait(lambda: _held(hub, "clue.referral.v1", 2), timeout, "two held referrals")
+    say("audit → discipline: 2 clue referrals, held for review")
+    approved, rejected = referrals
+    for reviewer in ("张审核", "李复核"):
+        _review(hub, approved, reviewer, None)
+    _review(hub, rejected, "张审核", "线索材料不足以支撑移送，请补充证据后重新移送。")
+    say(f"review: {approved} approved by two reviewers; {rejected} rejected (notice to audit)")
+
+    # 2. Discipline signs for it (its agent acks), accepts, disposes (初步核实) and concludes.
+    _wait(lambda: _acked(hub, approved, "discipline.yanliang"), timeout, "discipline's ack")
+    referral = _native(inbox["discipline"], approved)
+    key = _find(referral, "移送编号")
+    template = _sample("discipline/线索处置反馈.json")
+    steps = [dict(r) for r in template[:3]]
+    for step in steps:
+        step.update(移送编号=key, 来文消息编号=approved, 办理日期=cn_today)
+    _drop(outbox["discipline"], "线索处置反馈.json", steps)
+    _wait(lambda: _count(hub, "clue.feedback.v1") == 3, timeout, "three feedbacks")
+    say("discipline → audit: accepted, disposed (初步核实), concluded with outcomes")
+
+    # 3. Audit shares the economic-responsibility result with personnel, which reports its use.
+    _drop(outbox["audit"], "审计结果.json", _sample("audit/审计结果.json")[:1])
+    share = _wait(lambda: _held(hub, "result.share.v1", 1), timeout, "the held share")[0]
+    _review(hub, share, "张审核", None)
+    _wait(lambda: _acked(hub, share, "personnel.yanliang"), timeout, "personnel's ack")
+    shared = _native(inbox["personnel"], share)
+    use = dict(_sample("personnel/成果运用反馈.json")[0])
+    use.update(共享编号=_find(shared, "共享编号"), 来文消息编号=share, 运用日期=cn_today)
+    _drop(outbox["personnel"], "成果运用反馈.json", [use])
+    _wait(lambda: _count(hub, "result.feedback.v1") == 1, timeout, "the result-use feedback")
+    say("audit → personnel: economic-responsibility result; personnel reports its use")
+
+    # 4. Audit and inspection push their rectification ledgers.
+    _copy(outbox["audit"], "audit/整改台账.csv")
+    _copy(outbox["inspection"], "inspection/巡察问题清单.csv")
+    _wait(
+        lambda: (
+            not any(any(o.iterdir()) for o in outbox.values())
+            and _count(hub, "rectification.status.v1") > 0
+            and _settled(hub)
+        ),
+        timeout,
+        "the ledgers",
+    )
+    say("audit, inspection → all: rectification ledgers")
+    return _summary(hub, home)
+
+
+def _summary(hub: Hub, home: Path) -> dict[str, Any]:
+    with hub.readers() as session:
+        figures = stats(session, None, Period(), hub.now())
+        by_type = dict(
+            session.execute(select(Message.type, func.count()).group_by(Message.type)).all()
+        )
+        size = StoredTree(session.connection()).size()
+        try:
+            report = verify_store(session, hub.trust)
+            verified = f"ok ({report.entries} entries, {report.messages} messages)"
+        except IntegrityFailure as failure:
+            verified = f"FAILED at {failure.index}: {failure.reason}"
+    rectification = figures["rectification"]
+    return {
+        "home": str(home),
+        "messages": by_type,
+        "referral_states": figures["referrals"]["by_state"],
+        "ledger_items": rectification["total"],
+        "rectification_rate": rectification["rectification_rate"],
+        "overdue_items": rectification["overdue"],
+        "log_size": size,
+        "log_verify": verified,
+    }
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _agent(home: Path, url: str, body: str) -> Path:
+    partner_id = BODIES[body][0]
+    config = home / "agents" / f"{body}.toml"
+    partners = "".join(f'{b} = "{p}"\n' for b, (p, _name) in BODIES.items() if b != body)
+    config.write_text(
+        f'hub_url = "{url}"\nkid = "{partner_id}#1"\nkey_file = "{body}.pem"\n'
+        f'adapter = "{body}"\nfolder = "{body}"\npoll_seconds = 0.3\n[partners]\n{partners}',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _sample(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+
+
+def _drop(folder: Path, name: str, records: Any) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{name}"
+    temporary.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    temporary.replace(folder / name)
+
+
+def _copy(folder: Path, sample: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = (SAMPLES / sample).read_bytes()
+    temporary = folder / f".{Path(sample).name}"
+    temporary.write_bytes(data)
+    temporary.replace(folder / Path(sample).name)
+
+
+def _native(folder: Path, message_id: str) -> Any:
+    path = next(p for p in folder.glob("*.json") if message_id in p.name)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _find(record: Any, name: str) -> Any:
+    """A field anywhere in a native record (adapters nest some)."""
+    if isinstance(record, dict):
+        if name in record:
+            return record[name]
+        for value in record.values():
+            found = _find(value, name)
+            if found is not None:
+                return found
+    if isinstance(record, list):
+        for value in record:
+            found = _find(value, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _review(hub: Hub, message_id: str, reviewer: str, reason: str | None) -> None:
+    with hub.sessions.begin() as session:
+        decide(
+            session,
+            message_id,
+            reviewer=reviewer,
+            approve=reason is None,
+            reason=reason,
+            now=hub.now(),
+            trust=hub.trust,
+        )
+
+
+def _held(hub: Hub, kind: str, count: int) -> list[str] | None:
+    with hub.readers() as session:
+        ids = list(
+            session.scalars(
+                select(Message.id)
+                .where(Message.type == kind, Message.status == "pending_review")
+                .order_by(Message.log_index)
+            )
+        )
+    return ids if len(ids) >= count else None
+
+
+def _acked(hub: Hub, message_id: str, recipient: str) -> bool:
+    with hub.readers() as session:
+        delivery = session.get(Delivery, (message_id, recipient))
+        return delivery is not None and delivery.acked_at is not None
+
+
+def _count(hub: Hub, kind: str) -> int:
+    with hub.readers() as session:
+        return int(
+            session.scalar(select(func.count()).select_from(Message).where(Message.type == kind))
+            or 0
+        )
+
+
+def _settled(hub: Hub) -> bool:
+    """Every released message acked by every recipient (the agents have caught up)."""
+    with hub.readers() as session:
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.cursor.is_not(None), Delivery.acked_at.is_(None))
+        )
+    return not waiting
+
+
+def _wait(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo waited too long for {what}")
+        time.sleep(0.2)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(url + "/readyz", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)

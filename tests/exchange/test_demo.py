@@ -1,0 +1,37 @@
+"""`exchange demo` end to end: a hub and four agents as real processes play the scripted round,
+and the summary it prints is what the script did."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+EXCHANGE = str(Path(sys.executable).parent / "exchange")
+
+
+def test_the_demo_plays_the_round_and_its_summary_matches_the_script() -> None:
+    done = subprocess.run(
+        [EXCHANGE, "demo"], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = {
+        name.strip(): json.loads(value)
+        for name, _, value in (
+            line.partition(": ") for line in done.stdout.split("summary (", 1)[1].splitlines()[1:]
+        )
+    }
+    assert summary["messages"] == {
+        "clue.referral.v1": 2,  # two clues from the economic-responsibility audit
+        "clue.feedback.v1": 3,  # accepted, disposed (初步核实), concluded
+        "hub.notice.v1": 1,  # the rejection, to audit
+        "result.share.v1": 1,
+        "result.feedback.v1": 1,
+        "rectification.status.v1": 8,  # audit's 整改台账 and inspection's 巡察问题清单
+    }
+    assert summary["referral_states"] == {"concluded": 1, "rejected": 1}
+    assert summary["ledger_items"] == 8
+    assert summary["overdue_items"] >= 1
+    assert summary["log_verify"].startswith("ok")
+    assert Path(summary["home"], "exchange.db").exists()  # left for the console
