@@ -18,7 +18,9 @@ No Flask and no SQLAlchemy here: a partner installs the edge without the hub.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -29,6 +31,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +39,7 @@ import requests
 
 from adapters.client import ExchangeClient, SendResult
 from adapters.errors import EdgeError, HubError, VerificationFailed
-from keys import load_signing_key
+from keys import KeysError, VerifyingKey, load_signing_key
 
 log = logging.getLogger("exchange.agent")
 
@@ -71,6 +74,10 @@ class AgentConfig:
     batch_size: int = 100
     key_passphrase_env: str | None = None
     partners: dict[str, str] = field(default_factory=dict)
+    # ``[webhook] listen = "127.0.0.1:9100"``: also take pushes there (PROTOCOL §7); with
+    # ``secret_env``, the `v1` HMAC must match too, not only the hub's `v1a` signature.
+    webhook_listen: str | None = None
+    webhook_secret_env: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> AgentConfig:
@@ -93,6 +100,8 @@ class AgentConfig:
             batch_size=int(raw.get("batch_size", 100)),
             key_passphrase_env=raw.get("key_passphrase_env"),
             partners={str(k): str(v) for k, v in raw.get("partners", {}).items()},
+            webhook_listen=raw.get("webhook", {}).get("listen"),
+            webhook_secret_env=raw.get("webhook", {}).get("secret_env"),
         )
 
 
@@ -115,6 +124,8 @@ class Agent:
         for folder in self.folders.values():
             folder.mkdir(parents=True, exist_ok=True)
         self._checkpoint_file = self.folders["state"] / "checkpoint.json"
+        # The pull loop and the webhook endpoint share the client and the inbox folder.
+        self._taking = threading.Lock()
         if self._checkpoint_file.exists():
             signed = json.loads(self._checkpoint_file.read_text())["signed"]
             self.client.last_checkpoint = self.client.read_checkpoint(signed)
@@ -204,19 +215,37 @@ class Agent:
             page = self.client.inbox(unacked=True, limit=self.config.batch_size)
             if not page.items:
                 return taken
-            for item in page.items:
-                self._prove(item.receipt, item.envelope["id"], item.envelope_sha256)
-                native = self.adapter.from_message(item.envelope)
-                _write_json(self.folders["inbox"] / f"{_safe(item.envelope['id'])}.json", native)
-                log.info(
-                    "received %s (%s) from %s",
-                    item.envelope["id"],
-                    item.envelope["type"],
-                    item.envelope["from"],
-                )
-            self.client.ack([item.envelope["id"] for item in page.items])
-            taken += len(page.items)
+            with self._taking:
+                for item in page.items:
+                    self._prove(item.receipt, item.envelope["id"], item.envelope_sha256)
+                    self._write_native(item.envelope, "pulled")
+                self.client.ack([item.envelope["id"] for item in page.items])
+                taken += len(page.items)
+                self._save_checkpoint()
+
+    def take_push(self, body: bytes) -> str:
+        """A webhook's body ``{envelope, signature, receipt}``: verify it all as a pulled
+        message, write it natively, ack it; return the message id."""
+        document = json.loads(body)
+        envelope, signature, receipt = (
+            document["envelope"],
+            document["signature"],
+            document["receipt"],
+        )
+        digest = self.client.verify_message(envelope, signature)
+        with self._taking:
+            self._prove(receipt, envelope["id"], digest)
+            self._write_native(envelope, "pushed")
+            self.client.ack([envelope["id"]])
             self._save_checkpoint()
+        return str(envelope["id"])
+
+    def _write_native(self, envelope: Mapping[str, Any], how: str) -> None:
+        native = self.adapter.from_message(envelope)
+        _write_json(self.folders["inbox"] / f"{_safe(envelope['id'])}.json", native)
+        log.info(
+            "received %s (%s) from %s, %s", envelope["id"], envelope["type"], envelope["from"], how
+        )
 
     def _prove(self, receipt: str, message_id: str, digest: str) -> None:
         claims = self.client.verify_receipt(receipt, message_id=message_id, digest=digest)
@@ -232,6 +261,10 @@ class Agent:
     # -- running -------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         """Send and receive until ``stop`` is set; back off while the hub is unreachable."""
+        if self.config.webhook_listen:
+            server = webhook_server(self, self.config.webhook_listen)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            log.info("taking pushes on http://%s/", self.config.webhook_listen)
         delay = self.config.poll_seconds
         while not stop.is_set():
             try:
@@ -244,6 +277,87 @@ class Agent:
                 delay = min(max(delay * 2, 1.0), BACKOFF_MAX)
                 log.warning("hub unavailable (%s); retrying in %.0f s", down, delay)
             stop.wait(delay)
+
+
+class _PushHandler(BaseHTTPRequestHandler):
+    """Checks a push's signatures (PROTOCOL §7) before the agent looks at its body."""
+
+    agent: Agent
+    secret: bytes | None
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        message_id = self.headers.get("webhook-id", "")
+        timestamp = self.headers.get("webhook-timestamp", "")
+        try:
+            if abs(time_now() - int(timestamp)) > 300:
+                raise VerificationFailed("webhook-timestamp too far from now")
+            self._check_signatures(message_id, timestamp, body)
+            taken = self.agent.take_push(body)
+            if taken != message_id:
+                raise VerificationFailed("webhook-id names another message")
+        except (VerificationFailed, ValueError, KeyError, TypeError) as refused:
+            log.warning("push %s refused: %s", message_id, refused)
+            self.send_response(400)
+            self.end_headers()
+            return
+        except (requests.RequestException, HubError) as down:
+            log.warning("push %s not taken (hub: %s); it will come again", message_id, down)
+            self.send_response(503)
+            self.end_headers()
+            return
+        self.send_response(204)
+        self.end_headers()
+
+    def _check_signatures(self, message_id: str, timestamp: str, body: bytes) -> None:
+        signed = f"{message_id}.{timestamp}.".encode() + body
+        signatures = dict(
+            part.split(",", 1) for part in self.headers.get("webhook-signature", "").split()
+        )
+        try:
+            ed25519 = base64.b64decode(signatures["v1a"])
+        except (KeyError, ValueError):
+            raise VerificationFailed("no v1a signature") from None
+        if not any(
+            _verifies(key, ed25519, signed) for key in self.agent.client.hub_keys().values()
+        ):
+            raise VerificationFailed("v1a is not the hub's signature")
+        if self.secret is not None:
+            expected = base64.b64encode(hmac.new(self.secret, signed, hashlib.sha256).digest())
+            if not hmac.compare_digest(expected.decode(), signatures.get("v1", "")):
+                raise VerificationFailed("v1 does not match the webhook secret")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the agent logs one line per message itself."""
+
+
+def webhook_server(agent: Agent, listen: str) -> ThreadingHTTPServer:
+    """The agent's push endpoint on ``host:port``."""
+    host, _, port = listen.rpartition(":")
+    secret_text = os.environ.get(agent.config.webhook_secret_env or "", "")
+    handler = type(
+        "PushHandler",
+        (_PushHandler,),
+        {"agent": agent, "secret": _secret_key(secret_text) if secret_text else None},
+    )
+    return ThreadingHTTPServer((host, int(port)), handler)
+
+
+def _secret_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+def _verifies(key: VerifyingKey, signature: bytes, data: bytes) -> bool:
+    try:
+        key.verify(signature, data)
+    except KeysError:
+        return False
+    return True
+
+
+def time_now() -> int:
+    """Unix seconds (a function, so tests may replace it)."""
+    return int(datetime.now(UTC).timestamp())
 
 
 def _indices(receipts: Sequence[Mapping[str, Any]]) -> str:

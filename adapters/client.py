@@ -348,6 +348,11 @@ class ExchangeClient:
             raise UnknownKey(kid)
         return self._cache.partner_keys[kid]
 
+    def verify_message(self, envelope: dict[str, Any], signature: str) -> str:
+        """Verify a message's sender signature (a pushed one, say); return its digest."""
+        self._verify_sender(envelope, signature)
+        return hashlib.sha256(canonical_bytes(envelope)).hexdigest()
+
     def _verify_sender(self, envelope: dict[str, Any], signature: str) -> None:
         # The hub signs its own notices (`from: "hub"`) with a key of its JWK Set; partners'
         # messages verify with the directory only, so neither can pass for the other.
