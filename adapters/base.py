@@ -1139,3 +1139,17 @@ def _beijing_time(sent_at: Any) -> str:
     except ValueError:
         return sent_at
     return f"{format_cn_date(moment.date())} {moment:%H:%M}"
+
+
+INTENDED_USE_CODES: Final = {
+    1: "cadre_assessment",
+    2: "appointment",
+    3: "reward_punishment",
+    4: "personnel_file",
+    5: "integrity_file",
+    6: "daily_supervision",
+    7: "inspection_focus",
+    8: "audit_planning",
+}
+"""运用方式 (personnel) and 运用建议 (discipline), numbered alike in both systems:
+1 干部考核 2 选拔任用 3 奖惩 4 归入干部档案 5 廉政档案 6 日常监督 7 巡察重点 8 审计立项."""

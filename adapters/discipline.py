@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from adapters.base import (
+    INTENDED_USE_CODES,
     AttachmentCodec,
     BaseAdapter,
     Bodies,
@@ -68,19 +69,6 @@ OUTCOME_CODES: Final = {
 }
 """结果类型: 1 党纪处分 2 政务处分 3 诫勉谈话 4 通报批评 5 谈话提醒 6 批评教育 7 组织处理 8 了结澄清
 9 移送司法."""
-
-USE_CODES: Final = {
-    1: "cadre_assessment",
-    2: "appointment",
-    3: "reward_punishment",
-    4: "personnel_file",
-    5: "integrity_file",
-    6: "daily_supervision",
-    7: "inspection_focus",
-    8: "audit_planning",
-}
-"""运用建议: 1 干部考核 2 选拔任用 3 奖惩 4 归入干部档案 5 廉政档案 6 日常监督 7 巡察重点
-8 审计立项."""
 
 
 class DisciplineAdapter(BaseAdapter):
@@ -172,7 +160,7 @@ class DisciplineAdapter(BaseAdapter):
                 Field(
                     "运用建议",
                     "payload.intended_use",
-                    Lines(Code(USE_CODES, INTENDED_USES)),
+                    Lines(Code(INTENDED_USE_CODES, INTENDED_USES)),
                     required=True,
                 ),
                 Field("附件", "payload.attachments", Lines(AttachmentCodec())),

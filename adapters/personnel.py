@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from adapters.base import (
+    INTENDED_USE_CODES,
     BaseAdapter,
     Bodies,
     Classification,
@@ -56,18 +57,6 @@ RECORD_KIND: Final = "业务类型"
 CADRES: Final = "涉及干部"
 """The record's list of cadres concerned (干部编号, 姓名, 决定类型): kept at home, never sent."""
 
-USE_CODES: Final = {
-    1: "cadre_assessment",
-    2: "appointment",
-    3: "reward_punishment",
-    4: "personnel_file",
-    5: "integrity_file",
-    6: "daily_supervision",
-    7: "inspection_focus",
-    8: "audit_planning",
-}
-"""运用方式: 1 干部考核 2 选拔任用 3 奖惩 4 归入干部档案 5 廉政档案 6 日常监督 7 巡察重点
-8 审计立项."""
 
 DECISION_CODES: Final = {
     1: "admonition",
@@ -203,7 +192,9 @@ class PersonnelAdapter(BaseAdapter):
                 Field("来文消息编号", "in_reply_to", required=True),
                 Field("来文单位", "to", Bodies(self.partners, single=True), required=True),
                 Field("密级", "classification", Classification()),
-                Field("运用方式", "payload.used_for", Lines(Code(USE_CODES, INTENDED_USES))),
+                Field(
+                    "运用方式", "payload.used_for", Lines(Code(INTENDED_USE_CODES, INTENDED_USES))
+                ),
                 Field("运用情况", "payload.actions", required=True),
                 Field("处理决定", "payload.decisions", Lines(decision)),
                 Field("运用日期", "payload.occurred_at", CnDate()),

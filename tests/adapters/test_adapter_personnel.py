@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from adapters import Cadre, NativeError, PersonnelAdapter
-from adapters.personnel import DECISION_CODES, USE_CODES, read_roster
+from adapters.base import INTENDED_USE_CODES as USE_CODES
+from adapters.personnel import DECISION_CODES, read_roster
 from schemas import DECISION_KINDS, INTENDED_USES, examples
 from tests.adapters.test_adapter_base import SAMPLES, make, refusal, round_trip
 
