@@ -17,7 +17,7 @@ from exchange.hub import Hub
 from exchange.models import LedgerItem, LogEntry, ReferralCase, ShareUse
 from schemas import examples
 from tests.conftest import Clock
-from tests.support import PartnerKeys, review
+from tests.support import PartnerKeys, message_count, review
 
 Partners = dict[str, PartnerKeys]
 
@@ -58,10 +58,13 @@ def item_row(hub: Hub, item: str) -> dict[str, Any] | None:
         return {c.name: getattr(row, c.key) for c in LedgerItem.__table__.columns}
 
 
-def refused(send: Any, code: str = "invalid-transition") -> HubError:
+def refused(send: Any, code: str = "invalid-transition", *, hub: Hub) -> HubError:
+    """The send is refused with ``code``, and the hub stored no message for it."""
+    before = message_count(hub)
     with pytest.raises(HubError) as refusal:
         send()
     assert refusal.value.code == code, refusal.value.problem
+    assert message_count(hub) == before
     return refusal.value
 
 
@@ -83,7 +86,7 @@ def test_every_ledger_status_step(base_url: str, hub: Hub, partners: Partners, b
             audit.send(line)
             assert item_row(hub, item)["status"] == after  # type: ignore[index]
         else:
-            refusal = refused(lambda line=line: audit.send(line))
+            refusal = refused(lambda line=line: audit.send(line), hub=hub)
             assert (refusal.problem["current"], refusal.problem["attempted"]) == (before, after)
             assert before in refusal.problem["detail"] and after in refusal.problem["detail"]
             assert item_row(hub, item) == snapshot
@@ -95,7 +98,9 @@ def test_reopening_a_closed_item_needs_a_reason(
     audit = partners["audit"].client(base_url)
     audit.send(status_line("T-ZG-REOPEN", "closed"))
     snapshot = item_row(hub, "T-ZG-REOPEN")
-    refusal = refused(lambda: audit.send(status_line("T-ZG-REOPEN", "pending")), "schema-invalid")
+    refusal = refused(
+        lambda: audit.send(status_line("T-ZG-REOPEN", "pending")), "schema-invalid", hub=hub
+    )
     assert "payload.reopen_reason" in refusal.problem["errors"]
     assert item_row(hub, "T-ZG-REOPEN") == snapshot
     audit.send(status_line("T-ZG-REOPEN", "pending", reopen_reason="整改后问题反弹，重新整改。"))
@@ -235,7 +240,7 @@ def test_every_feedback_stage_from_every_state(
         referral.discipline.send(line)
         assert referral.case()["state"] == attempted
     else:
-        refusal = refused(lambda: referral.discipline.send(line))
+        refusal = refused(lambda: referral.discipline.send(line), hub=referral.hub)
         assert refusal.problem["attempted"] == attempted
         assert refusal.problem["current"] == current
         assert referral.case() == before
@@ -255,7 +260,9 @@ def test_every_disposition_change(base_url: str, hub: Hub, partners: Partners, f
             referral.discipline.send(line)
             assert referral.case()["disposition"] == then
         else:
-            refusal = refused(lambda send=referral.discipline.send, line=line: send(line))
+            refusal = refused(
+                lambda send=referral.discipline.send, line=line: send(line), hub=referral.hub
+            )
             assert refusal.problem["current"] == f"disposed ({first})"
             assert refusal.problem["attempted"] == f"disposed ({then})"
             assert referral.case() == before
@@ -266,11 +273,11 @@ def test_a_referral_key_is_sent_once_and_feedback_must_name_it(
 ) -> None:
     referral = Referral(base_url, hub, partners)
     again = dict(referral.envelope, id=examples.new_message_id())
-    refused(lambda: referral.audit.send(again))
+    refused(lambda: referral.audit.send(again), hub=referral.hub)
     referral.reach("acked")
     wrong = referral.feedback("accepted")
     wrong["payload"]["referral_id"] = wrong["subject"] = "T-YJ-OTHER"
-    refusal = refused(lambda: referral.discipline.send(wrong), "schema-invalid")
+    refusal = refused(lambda: referral.discipline.send(wrong), "schema-invalid", hub=referral.hub)
     assert "payload.referral_id" in refusal.problem["errors"]
 
 
@@ -317,9 +324,9 @@ def test_result_use_is_recorded_once_released_and_only_from_a_recipient(
     share = examples.share_example()
     sent = audit.send(share)
     feedback = examples.result_feedback_example(share=share)
-    refused(lambda: personnel.send(feedback), "route-not-allowed")  # still held for review
+    refused(lambda: personnel.send(feedback), "route-not-allowed", hub=hub)  # still held for review
     review(hub, sent.id, "zhang")
-    refused(lambda: audit.send(dict(share, id=examples.new_message_id())))  # same share_id
+    refused(lambda: audit.send(dict(share, id=examples.new_message_id())), hub=hub)  # same share_id
     personnel.send(feedback)
     with hub.sessions() as session:
         use = session.get(ShareUse, (sent.id, "personnel.yanliang"))
