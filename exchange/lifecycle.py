@@ -340,71 +340,45 @@ class Lifecycles:
         payload = envelope.payload
         if kind == "clue.referral.v1":
             state.referral_keys.add((envelope.sender, payload["referral_id"]))
-            for recipient in envelope.recipients:
-                key = (envelope.id, recipient)
-                state.cases[key] = row = {
-                    "message_id": envelope.id,
-                    "recipient": recipient,
-                    "sender": envelope.sender,
+            self._open(
+                state,
+                state.cases,
+                "referral_cases",
+                "referral",
+                envelope,
+                status,
+                now,
+                received_index,
+                {
                     "referral_id": payload["referral_id"],
                     "issue_category": payload["issue_category"],
-                    "sent_at": envelope.sent_at,
                     "feedback_due": payload["feedback_due"],
-                    "state": status,
                     "disposition": None,
                     "released_at": now if status == "released" else None,
-                    "first_feedback_at": None,
                     "concluded_at": None,
                     "persons_handled": 0,
                     "recovered_amount": Decimal(0),
                     "notified_at": None,
-                    "updated_at": now,
-                }
-                state.insert("referral_cases", key, row)
-                self._transition(
-                    state,
-                    "referral",
-                    envelope.sender,
-                    payload["referral_id"],
-                    recipient,
-                    envelope.id,
-                    None,
-                    status,
-                    None,
-                    now,
-                    received_index,
-                )
+                },
+            )
         elif kind == "result.share.v1":
             state.share_keys.add((envelope.sender, payload["share_id"]))
-            for recipient in envelope.recipients:
-                key = (envelope.id, recipient)
-                state.uses[key] = row = {
-                    "message_id": envelope.id,
-                    "recipient": recipient,
-                    "sender": envelope.sender,
+            self._open(
+                state,
+                state.uses,
+                "share_uses",
+                "share",
+                envelope,
+                status,
+                now,
+                received_index,
+                {
                     "share_id": payload["share_id"],
                     "share_type": payload["share_type"],
-                    "sent_at": envelope.sent_at,
-                    "state": status,
                     "used_for": None,
-                    "first_feedback_at": None,
                     "feedbacks": 0,
-                    "updated_at": now,
-                }
-                state.insert("share_uses", key, row)
-                self._transition(
-                    state,
-                    "share",
-                    envelope.sender,
-                    payload["share_id"],
-                    recipient,
-                    envelope.id,
-                    None,
-                    status,
-                    None,
-                    now,
-                    received_index,
-                )
+                },
+            )
         elif kind == "clue.feedback.v1":
             key = (str(envelope.in_reply_to), envelope.sender)
             case = state.cases[key]
@@ -505,6 +479,47 @@ class Lifecycles:
                     now,
                     received_index,
                 )
+
+    def _open(
+        self,
+        state: LifecycleState,
+        rows: dict[tuple[str, str], dict[str, Any]],
+        table: str,
+        kind: str,
+        envelope: Envelope,
+        status: str,
+        now: datetime,
+        received_index: int,
+        fields: dict[str, Any],
+    ) -> None:
+        """One new row per recipient of a referral or a share, in the message's status."""
+        business_key = fields["referral_id" if kind == "referral" else "share_id"]
+        for recipient in envelope.recipients:
+            key = (envelope.id, recipient)
+            rows[key] = row = {
+                "message_id": envelope.id,
+                "recipient": recipient,
+                "sender": envelope.sender,
+                "sent_at": envelope.sent_at,
+                "state": status,
+                "first_feedback_at": None,
+                "updated_at": now,
+                **fields,
+            }
+            state.insert(table, key, row)
+            self._transition(
+                state,
+                kind,
+                envelope.sender,
+                business_key,
+                recipient,
+                envelope.id,
+                None,
+                status,
+                None,
+                now,
+                received_index,
+            )
 
     @staticmethod
     def _transition(
