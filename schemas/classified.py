@@ -1,37 +1,80 @@
-"""The state-secret refusal: the hub carries non-classified data only (PROTOCOL.md §2)."""
+"""The state-secret refusal: the hub carries non-classified data only (PROTOCOL.md §2).
+
+A marker is matched on a normalised view of the text, so that no invisible or look-alike
+character hides it: NFKC (UAX #15), before and after which every character that renders as
+nothing or only decorates its neighbour is dropped — Default_Ignorable_Code_Point (UAX #44
+§5.3), format characters (Cf), combining marks (Mn, Me), controls (Cc) and white space — and
+then the variant and traditional forms of 秘, 密, 机 and 绝 are folded to the simplified ones
+(`MARKER_VARIANTS`). The character classes come from the Unicode Character Database as the
+`regex` module ships it, so ignorables that a new Unicode version adds are covered with it.
+"""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
+
+import regex
 
 from schemas.errors import ClassifiedContent
 from schemas.paths import child_path
 
 STATE_SECRET_MARKERS: Final = ("秘密", "机密", "绝密")
-"""The markers of the three levels of state secret (保守国家秘密法)."""
+"""The markers of the three levels of state secret (保守国家秘密法 第十条)."""
 
 CLASSIFIED_LEVELS: Final = frozenset({"secret", "confidential", "top-secret"})
 """`classification` values that mark a message as state-secret, in any case."""
 
-# Also the traditional forms, and invisible separators between the two characters, so that
-# "机 密" or "機密" do not slip through.
-_MARKER_RE: Final = re.compile(r"[秘祕机機绝絕][\s\u00ad\u200b-\u200f\u2060-\u2064\ufeff]*密")
-_LEVEL_SEPARATORS: Final = re.compile(r"[\s_-]+")
+MARKER_VARIANTS: Final = {
+    # 《通用规范汉字表》(2013) 附件1「规范字与繁体字、异体字对照表」: 秘〔祕〕, 机〔機〕, 绝〔絕〕.
+    "祕": "秘",
+    "機": "机",
+    "絕": "绝",
+    # Unihan (UAX #38) kZVariant / kSemanticVariant: 袐 of 祕, 宻 of 密, 絶 (also the
+    # Japanese shinjitai) and the archaic 蠿 of 絕.
+    "袐": "秘",
+    "宻": "密",
+    "絶": "绝",
+    "蠿": "绝",
+}
+"""Variant and traditional forms → the simplified character of a marker. The one table."""
+
+# Everything that shows nothing of its own. Cc and white space as well: "机 密" is a marker.
+_INVISIBLE: Final = regex.compile(
+    r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cc}\s]+", regex.VERSION1
+)
+_FOLD: Final = str.maketrans(MARKER_VARIANTS)
+_MARKER: Final = regex.compile("|".join(STATE_SECRET_MARKERS))
+# Every marker ends in 密; after NFKC and folding, a text without one holds no marker.
+_LAST: Final = STATE_SECRET_MARKERS[0][-1]
+_LEVEL_SEPARATORS: Final = regex.compile(r"[_-]+")
+
+
+def visible_text(text: str) -> str:
+    """The text as a reader sees it: NFKC, invisible characters dropped, variants folded."""
+    # Dropped before NFKC too: a few marks normalise to letters (U+0345 → ι).
+    shown = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+    visible: str = _INVISIBLE.sub("", shown)
+    return visible.translate(_FOLD)
 
 
 def contains_marker(text: str) -> bool:
-    """Whether `text` contains 秘密, 机密 or 绝密 (also in traditional or compatibility forms)."""
-    if text.isascii():
+    """Whether `text` shows 秘密, 机密 or 绝密, however it is written or split."""
+    if text.isascii() or not _may_hold_marker(text):
         return False
-    return _MARKER_RE.search(unicodedata.normalize("NFKC", text)) is not None
+    return _MARKER.search(visible_text(text)) is not None
+
+
+def _may_hold_marker(text: str) -> bool:
+    """A quick test with no false negatives: whether NFKC and folding leave a 密 in it."""
+    return _LAST in unicodedata.normalize("NFKC", text).translate(_FOLD)
 
 
 def is_classified_level(value: str) -> bool:
-    """Whether a `classification` value names a state-secret level."""
-    folded = unicodedata.normalize("NFKC", value).strip().casefold()
+    """Whether a `classification` value names a state-secret level (`Top Secret`, `SECRET`…)."""
+    # NFKD, so that the marks dropped are also those an accented letter decomposes into.
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKD", value)).casefold()
     squeezed = _LEVEL_SEPARATORS.sub("", folded)
     levels = {level.replace("-", "") for level in CLASSIFIED_LEVELS}
     return squeezed in levels or contains_marker(value)
@@ -45,18 +88,20 @@ def find_classified(envelope: Mapping[str, Any]) -> str | None:
     classification = envelope.get("classification")
     if isinstance(classification, str) and is_classified_level(classification):
         return "classification"
-    if not contains_marker("\x00".join(_texts(envelope))):
+    # One pass over all the text decides the common case; NUL composes with nothing under
+    # NFKC, so the joined test finds a 密 exactly when one of the texts holds one.
+    if not _may_hold_marker("\x00".join(_texts(envelope))):
         return None
-    # A marker is there: walk again, with paths, to say where. The walk is iterative:
-    # a hostile, deeply nested payload must not exhaust the call stack.
+    # A marker may be there: walk again, with paths, checking each text on its own. The walk
+    # is iterative: a hostile, deeply nested payload must not exhaust the call stack.
+    for key in envelope:
+        if isinstance(key, str) and contains_marker(key):
+            return ""
     stack: list[tuple[str, Any]] = [
         (child_path("", key), value)
         for key, value in reversed(list(envelope.items()))
         if key != "classification" or not isinstance(value, str)
     ]
-    for key in envelope:
-        if isinstance(key, str) and contains_marker(key):
-            return ""
     while stack:
         path, value = stack.pop()
         if isinstance(value, str):
@@ -77,11 +122,7 @@ def find_classified(envelope: Mapping[str, Any]) -> str | None:
 
 
 def _texts(envelope: Mapping[str, Any]) -> list[str]:
-    """Every key and string at any depth, except a string `classification` (checked apart).
-
-    Joined with NUL they can be searched at once: NUL is no separator inside a marker and
-    composes with nothing under NFKC, so no marker spans two of them.
-    """
+    """Every key and string at any depth, except a string `classification` (checked apart)."""
     texts: list[str] = []
     stack: list[Any] = [
         value
