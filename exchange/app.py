@@ -93,7 +93,10 @@ def _register_error_handlers(app: Flask) -> None:
         code = _HTTP_CODES.get(error.code or 500, "bad-request")
         messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
         errors = _flatten(messages) if messages else None
-        detail = None if code == "schema-invalid" else error.description
+        detail = error.description
+        if code == "schema-invalid":
+            in_request = isinstance(messages, dict) and set(messages) <= _PARAMETER_LOCATIONS
+            detail = "Invalid request parameters." if in_request else None
         return problem_response(ProblemError(code, detail, status=error.code, errors=errors))
 
     @app.errorhandler(DBAPIError)
@@ -113,12 +116,17 @@ def _register_error_handlers(app: Flask) -> None:
         return problem_response(ProblemError("internal-error"))
 
 
+# webargs' locations: the first level of its error messages.
+_PARAMETER_LOCATIONS = frozenset({"query", "path", "view_args", "headers"})
+_LOCATIONS = _PARAMETER_LOCATIONS | {"json", "form"}
+
+
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """webargs' nested messages → ``{"json.path": [...]}`` (the location level is dropped)."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
-            if not prefix and key in ("json", "query", "form", "headers", "view_args"):
+            if not prefix and key in _LOCATIONS:
                 flat.update(_flatten(value, ""))
                 continue
             path = (

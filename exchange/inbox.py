@@ -18,6 +18,7 @@ from exchange.lifecycle import hub_step
 from exchange.models import Delivery, Message
 from exchange.trust import HubTrust
 from keys import KeysError, jws
+from schemas import MESSAGE_ID_RE
 
 ACK_TYP = "exchange-ack+jws"
 
@@ -110,6 +111,8 @@ def _ack_one(
         and set(item) == {"id", "ack"}
     ):
         raise ProblemError("schema-invalid", errors={"": ['Expected {"id", "ack"}.']})
+    if MESSAGE_ID_RE.match(item["id"]) is None:
+        raise ProblemError("schema-invalid", errors={"id": ["Not a valid message id."]})
     delivery = session.scalars(
         select(Delivery).where(
             Delivery.message_id == item["id"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -14,17 +15,21 @@ from schemas.errors import MessageInvalid, SchemaError
 from schemas.paths import child_path
 
 _INT_LIMIT: Final = 2**53 - 1
+# A lone surrogate can only come from a \uD800-\uDFFF escape: UTF-8 cannot carry one.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class JsonInvalid(SchemaError):
     """The bytes are not a single I-JSON text (problem type `invalid-json`).
 
-    `reason` is one short sentence about what is wrong, never the input itself.
+    `reason` is one short sentence about what is wrong, never the input itself; `path` is the
+    JSON path of the offending value when one can be named (`envelope.payload.rules_made`).
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, path: str | None = None) -> None:
         self.reason = reason
-        super().__init__(reason)
+        self.path = path
+        super().__init__(reason if path is None else f"{path}: {reason}")
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -62,6 +67,8 @@ def parse_json(data: bytes | str) -> Any:
     """Parse one I-JSON text (RFC 7493): UTF-8, no duplicate names, no NaN; else JsonInvalid.
 
     Duplicate names are refused so that no two parsers read two messages out of signed bytes.
+    Integers beyond ±(2**53 - 1) (RFC 7493 §2.2) and strings with a lone surrogate (§2.1) are
+    refused here, naming their path, so that nothing after the parser meets them.
     """
     if isinstance(data, bytes):
         try:
@@ -72,9 +79,21 @@ def parse_json(data: bytes | str) -> Any:
         text = data
     if text.startswith("\ufeff"):
         raise JsonInvalid("Must not start with a byte order mark.")
+    out_of_range: list[str] = []
+
+    def parse_int(literal: str) -> Any:
+        # Length first: int() of thousands of digits is refused (or slow) by Python itself.
+        if len(literal) > 17 or not -_INT_LIMIT <= (value := int(literal)) <= _INT_LIMIT:
+            out_of_range.append(literal)
+            return _OUT_OF_RANGE
+        return value
+
     try:
-        return json.loads(
-            text, object_pairs_hook=_object_without_duplicates, parse_constant=_refuse_constant
+        value = json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_refuse_constant,
+            parse_int=parse_int,
         )
     except JsonInvalid:
         raise
@@ -82,6 +101,42 @@ def parse_json(data: bytes | str) -> Any:
         raise JsonInvalid(f"Not valid JSON (line {error.lineno}, column {error.colno}).") from error
     except RecursionError as error:
         raise JsonInvalid("Nested too deeply.") from error
+    if out_of_range or _SURROGATE_ESCAPE.search(text):
+        _refuse_unrepresentable(value)
+    return value
+
+
+class _OutOfRange:
+    """Stands in for an integer literal beyond the I-JSON range until its path is named."""
+
+
+_OUT_OF_RANGE: Final = _OutOfRange()
+
+
+def _refuse_unrepresentable(value: Any) -> None:
+    """Raise JsonInvalid at the first integer out of range or string with a lone surrogate."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if item is _OUT_OF_RANGE:
+            raise JsonInvalid("Integer beyond the I-JSON range ±(2**53 - 1).", path)
+        if isinstance(item, str) and not _is_scalar_text(item):
+            raise JsonInvalid("Must be valid Unicode text (a lone surrogate).", path)
+        if isinstance(item, dict):
+            for key in item:
+                if not _is_scalar_text(key):
+                    raise JsonInvalid("Member names must be valid Unicode text.", path)
+            stack.extend((child_path(path, k), v) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            stack.extend((child_path(path, i), v) for i, v in reversed(list(enumerate(item))))
+
+
+def _is_scalar_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

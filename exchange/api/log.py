@@ -18,6 +18,7 @@ from exchange.api.schemas import (
     ConsistencyQuerySchema,
     InclusionProofSchema,
     InclusionQuerySchema,
+    LogEntryPathSchema,
     LogEntrySchema,
 )
 from exchange.app import hub
@@ -94,10 +95,12 @@ def consistency(query: dict[str, Any]) -> Any:
     return {"first": first, "second": second, "hashes": [h.hex() for h in hashes]}
 
 
-@blp.route("/entries/<int:index>", methods=["GET"])
+@blp.route("/entries/<string:index>", methods=["GET"])
+@blp.arguments(LogEntryPathSchema, location="path")
 @blp.response(200, LogEntrySchema)
-def entry(index: int) -> Any:
+def entry(path: dict[str, Any], **_view_args: Any) -> Any:
     """An entry that concerns the caller: as its actor, or as sender or recipient."""
+    index: int = path["index"]
     row = StoredTree(g.reader.connection()).entry(index)
     if row is None:
         raise ProblemError("not-found", "No such entry for you.")

@@ -43,7 +43,8 @@ def json_body(limit: int) -> Any:
     try:
         return parse_json(body)
     except JsonInvalid as invalid:
-        raise ProblemError("invalid-json", invalid.reason) from None
+        errors = None if invalid.path is None else {invalid.path: [invalid.reason]}
+        raise ProblemError("invalid-json", invalid.reason, errors=errors) from None
 
 
 @blp.route("/messages", methods=["POST"])

@@ -2,10 +2,50 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
 from marshmallow import Schema, fields, validate
 
 from schemas.clue import REFERRAL_STATES
 from schemas.rectification import RECTIFICATION_SOURCES, RECTIFICATION_STATUSES
+
+MAX_LOG_INDEX: Final = 2**53 - 1
+"""The largest log index or tree size a request may name (the I-JSON integer range)."""
+
+MAX_PAGE: Final = 100_000
+"""The deepest page of a paged list."""
+
+_DIGITS: Final = re.compile(r"\A[0-9]+\Z")
+# Longer than any bound: not converted (Python refuses int() of 4,300 digits), just refused.
+_LONGEST: Final = 20
+
+
+class QueryInteger(fields.Integer):
+    """A whole number in a query or path parameter: ASCII digits only (no sign, no spaces, no
+    other script's digits, no ``_``), bounded by ``Range`` so that no database sees it
+    overflow."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow merges it along the MRO)
+        "invalid": "Must be a whole number in ASCII digits."
+    }
+
+    def __init__(self, *, minimum: int, maximum: int, **kwargs: Any) -> None:
+        super().__init__(
+            strict=False,
+            validate=validate.Range(
+                min=minimum, max=maximum, error="Must be a whole number from {min} to {max}."
+            ),
+            **kwargs,
+        )
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
+        if not isinstance(value, str) or _DIGITS.match(value) is None:
+            raise self.make_error("invalid")
+        return int(value) if len(value) <= _LONGEST else 10**_LONGEST
 
 
 class ProblemSchema(Schema):
@@ -95,7 +135,7 @@ class InboxQuerySchema(Schema):
     """Inbox paging."""
 
     after = fields.String(validate=validate.Regexp(r"^[0-9]{1,18}$"))
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    limit = QueryInteger(load_default=100, minimum=1, maximum=500)
     unacked = fields.Boolean(load_default=False)
 
 
@@ -174,8 +214,8 @@ class CheckpointSchema(Schema):
 class InclusionQuerySchema(Schema):
     """Which entry, in which tree."""
 
-    index = fields.Integer(required=True, validate=validate.Range(min=0))
-    tree_size = fields.Integer(required=True, validate=validate.Range(min=1))
+    index = QueryInteger(required=True, minimum=0, maximum=MAX_LOG_INDEX)
+    tree_size = QueryInteger(required=True, minimum=1, maximum=MAX_LOG_INDEX)
 
 
 class InclusionProofSchema(Schema):
@@ -190,8 +230,8 @@ class InclusionProofSchema(Schema):
 class ConsistencyQuerySchema(Schema):
     """Which two tree sizes."""
 
-    first = fields.Integer(required=True, validate=validate.Range(min=0))
-    second = fields.Integer(required=True, validate=validate.Range(min=0))
+    first = QueryInteger(required=True, minimum=0, maximum=MAX_LOG_INDEX)
+    second = QueryInteger(required=True, minimum=0, maximum=MAX_LOG_INDEX)
 
 
 class ConsistencyProofSchema(Schema):
@@ -200,6 +240,12 @@ class ConsistencyProofSchema(Schema):
     first = fields.Integer()
     second = fields.Integer()
     hashes = fields.List(fields.String())
+
+
+class LogEntryPathSchema(Schema):
+    """Which entry."""
+
+    index = QueryInteger(required=True, minimum=0, maximum=MAX_LOG_INDEX)
 
 
 class LogEntrySchema(Schema):
@@ -231,8 +277,8 @@ class EvidenceSchema(Schema):
 class PageQuerySchema(Schema):
     """Page through a list."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    page = QueryInteger(load_default=1, minimum=1, maximum=MAX_PAGE)
+    page_size = QueryInteger(load_default=50, minimum=1, maximum=500)
 
 
 class ReferralQuerySchema(PageQuerySchema):
