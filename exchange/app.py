@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, json
 from flask_smorest import Api
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from exchange.config import Config
 from exchange.errors import PROBLEM_MEDIA_TYPE, ProblemError
@@ -41,6 +42,7 @@ def create_app(config: Config | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.url_map.converters.update(message_id=MessageIdConverter, business_key=BusinessKeyConverter)
     app.extensions["exchange"] = Hub(config)
 
     api = Api(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
@@ -61,6 +63,19 @@ def create_app(config: Config | None = None) -> Flask:
     _register_error_handlers(app)
     app.teardown_request(_close_reader)
     return app
+
+
+class MessageIdConverter(BaseConverter):
+    """A path segment that can be a message id (PROTOCOL §2); any other is not found."""
+
+    regex = r"[A-Za-z0-9_-]{16,64}"
+
+
+class BusinessKeyConverter(BaseConverter):
+    """A path segment that can be a business key: 1..128 characters, no space or control
+    character (schemas.fields.BusinessKey); any other is not found, unread by the store."""
+
+    regex = r"[^\s\x00-\x1f\x7f/]{1,128}"
 
 
 def _close_reader(_error: BaseException | None) -> None:
@@ -98,6 +113,13 @@ def _register_error_handlers(app: Flask) -> None:
             in_request = isinstance(messages, dict) and set(messages) <= _PARAMETER_LOCATIONS
             detail = "Invalid request parameters." if in_request else None
         return problem_response(ProblemError(code, detail, status=error.code, errors=errors))
+
+    @app.errorhandler(DataError)
+    def _unstorable(error: DataError) -> Response:
+        # The schemas refuse what a column cannot hold; should a value slip past them, it is
+        # the client's input, not the hub's failure.
+        log.warning("value refused by the store: %s", error.orig.__class__.__name__)
+        return problem_response(ProblemError("bad-request", "A value cannot be stored."))
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError) -> Response:

@@ -19,14 +19,34 @@ from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
-from exchange.models import LedgerItem, Message, ReferralCase, ShareUse, Transition
+from exchange.models import LedgerItem, LedgerLine, Message, ReferralCase, ShareUse, Transition
 from schemas import Envelope
 from schemas.rectification import RECTIFICATION_TRANSITIONS
 
 CASES = cast(Table, ReferralCase.__table__)
+LINES = cast(Table, LedgerLine.__table__)
 USES = cast(Table, ShareUse.__table__)
 ITEMS = cast(Table, LedgerItem.__table__)
 TRANSITIONS = cast(Table, Transition.__table__)
+
+# The columns a ledger line shares with its item: the item's whole state after the line.
+LINE_STATE = (
+    "owner",
+    "ledger_item_id",
+    "reported_at",
+    "source",
+    "source_doc_number",
+    "unit_name",
+    "unit_uscc",
+    "rectification_class",
+    "status",
+    "deadline",
+    "milestone_due",
+    "amount_involved",
+    "amount_rectified",
+    "rules_made",
+    "persons_held_accountable",
+)
 
 # --- referral handling (clue.feedback.v1 stages) --------------------------------------------
 
@@ -465,6 +485,17 @@ class Lifecycles:
                 state.insert("ledger_items", key, row)
             else:
                 state.stage("ledger_items", key, row)
+            # The line itself, with the state it leaves the item in: what its recipients see.
+            state.insert(
+                "ledger_lines",
+                (envelope.id, ""),
+                {
+                    "message_id": envelope.id,
+                    "log_index": received_index,
+                    "received_at": now,
+                    **{name: row[name] for name in LINE_STATE},
+                },
+            )
             if before != row["status"]:
                 self._transition(
                     state,

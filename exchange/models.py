@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -62,6 +63,9 @@ class Partner(Base):
     # Set when the webhook answered 410 Gone (PROTOCOL §7): nothing more is pushed until an
     # administrator sets a webhook again.
     webhook_disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Set by an operator's ``--allow-internal``: pushes may go to loopback and link-local
+    # addresses (a webhook on the hub's own machine); refused otherwise, at set and send time.
+    webhook_allow_internal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     keys: Mapped[list[PartnerKey]] = relationship(
@@ -318,6 +322,38 @@ class LedgerItem(Base):
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_message_id: Mapped[str] = mapped_column(String(64))
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LedgerLine(Base):
+    """One accepted status line of a ledger item: the item as it stood after that line.
+
+    A recipient sees an item as of the latest line it was sent (its owner as of the latest
+    line of all), so each line keeps the whole state it left the item in.
+    """
+
+    __tablename__ = "ledger_lines"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80))
+    ledger_item_id: Mapped[str] = mapped_column(String(64))
+    # The line's ``message:received`` entry: lines of one item are ordered by it.
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(20))
+    source_doc_number: Mapped[str] = mapped_column(String(100))
+    unit_name: Mapped[str] = mapped_column(String(200))
+    unit_uscc: Mapped[str | None] = mapped_column(String(18))
+    rectification_class: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    deadline: Mapped[date] = mapped_column(Date)
+    milestone_due: Mapped[date | None] = mapped_column(Date)
+    amount_involved: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    amount_rectified: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    rules_made: Mapped[int] = mapped_column(Integer)
+    persons_held_accountable: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_ledger_lines_item", "owner", "ledger_item_id", "log_index"),)
 
 
 class Transition(Base):

@@ -20,18 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.intake import open_envelope
-from exchange.models import Delivery, LedgerItem, Message, Partner, ReferralCase
+from exchange.models import Message, Partner, ReferralCase
 from exchange.tracking import (
     CHINA,
     Period,
+    SeenItem,
     china_date,
     china_today,
     days_to_first_feedback,
     ledger_overdue,
     referral_overdue,
+    seen_items,
+    seen_rows,
     stats,
     visible_cases,
-    visible_items,
 )
 from exchange.trust import HubTrust
 from schemas.clue import DISPOSITIONS, ISSUE_CATEGORIES, REFERRAL_STATES
@@ -163,26 +165,26 @@ LEDGER_COLUMNS: Final = (
 )
 
 
-def ledger_items(session: Session, partner_id: str | None, period: Period) -> list[LedgerItem]:
-    """The ledger items ``partner_id`` may see (all when None) first reported in the period."""
-    query = select(LedgerItem).order_by(LedgerItem.owner, LedgerItem.ledger_item_id)
-    if partner_id is not None:
-        query = query.where(visible_items(partner_id))
-    return [i for i in session.scalars(query) if period.holds(i.first_reported_at)]
+def ledger_items(session: Session, partner_id: str | None, period: Period) -> list[SeenItem]:
+    """The ledger items ``partner_id`` may see (all when None) first reported in the period,
+    each as of the latest line it sent or received."""
+    seen = seen_items(partner_id)
+    query = select(seen).order_by(seen.c.owner, seen.c.ledger_item_id)
+    return [i for i in seen_rows(session, query) if period.holds(i.first_reported_at)]
 
 
 def ledger_rows(
     session: Session, trust: HubTrust, partner_id: str | None, period: Period, now: datetime
 ) -> Table:
     """One row per visible ledger item; the texts come from the latest status line the
-    partner sent or received (unsealed)."""
+    partner sent or received (unsealed), the line its figures are of too."""
     today = china_today(now)
     items = ledger_items(session, partner_id, period)
     names = _partner_names(session)
-    payloads = _status_payloads(session, trust, items, partner_id)
+    payloads = _payloads(session, trust, (i.last_message_id for i in items))
     rows: list[tuple[Cell, ...]] = []
     for item in items:
-        payload = payloads.get((item.owner, item.ledger_item_id), {})
+        payload = payloads.get(item.last_message_id, {})
         rows.append(
             (
                 item.ledger_item_id,
@@ -406,36 +408,6 @@ def _payloads(session: Session, trust: HubTrust, message_ids: Iterable[str]) -> 
         for message in session.scalars(select(Message).where(Message.id.in_(chunk))):
             payloads[message.id] = open_envelope(trust, message).get("payload", {})
     return payloads
-
-
-def _status_payloads(
-    session: Session, trust: HubTrust, items: Sequence[LedgerItem], partner_id: str | None
-) -> dict[tuple[str, str], Any]:
-    """(owner, ledger item id) → the payload of the latest status line ``partner_id`` sent or
-    received (the hub's latest when None): a recipient reads only what was sent to it."""
-    chosen: dict[tuple[str, str], str] = {
-        (i.owner, i.ledger_item_id): i.last_message_id
-        for i in items
-        if partner_id is None or i.owner == partner_id
-    }
-    received = {(i.owner, i.ledger_item_id) for i in items} - set(chosen)
-    if received:
-        lines = (
-            select(Message.sender, Message.subject, Message.id)
-            .join(Delivery, Delivery.message_id == Message.id)
-            .where(
-                Delivery.recipient == partner_id,
-                Message.type == "rectification.status.v1",
-                Message.status == "released",
-                Message.sender.in_({owner for owner, _ in received}),
-            )
-            .order_by(Message.log_index)
-        )
-        for sender, subject, message_id in session.execute(lines):
-            if subject is not None and (sender, subject) in received:
-                chosen[(sender, subject)] = message_id  # the latest received wins
-    by_message = _payloads(session, trust, chosen.values())
-    return {key: by_message.get(message_id, {}) for key, message_id in chosen.items()}
 
 
 def _context(

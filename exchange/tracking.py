@@ -11,10 +11,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from exchange.models import Delivery, LedgerItem, Message, ReferralCase, Transition
+from exchange.models import Delivery, LedgerLine, ReferralCase, Transition, UtcDateTime
 
 # The bodies keep Beijing time: a deadline passes at midnight in China Standard Time.
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -39,7 +39,31 @@ def referral_overdue(case: ReferralCase, today: date) -> bool:
     return case.state in REFERRAL_OPEN and today > case.feedback_due
 
 
-def ledger_overdue(item: LedgerItem, today: date) -> bool:
+@dataclass(frozen=True)
+class SeenItem:
+    """A ledger item as one partner sees it: as of the latest line it sent or received."""
+
+    owner: str
+    ledger_item_id: str
+    source: str
+    source_doc_number: str
+    unit_name: str
+    unit_uscc: str | None
+    rectification_class: str
+    status: str
+    deadline: date
+    milestone_due: date | None
+    amount_involved: Decimal
+    amount_rectified: Decimal
+    rules_made: int
+    persons_held_accountable: int
+    first_reported_at: datetime
+    reported_at: datetime
+    last_message_id: str
+    log_index: int
+
+
+def ledger_overdue(item: SeenItem, today: date) -> bool:
     """逾期: past the deadline or a phased milestone's due date, and not completed."""
     if item.status in LEDGER_DONE:
         return False
@@ -67,20 +91,82 @@ def visible_cases(partner_id: str) -> ColumnElement[bool]:
     )
 
 
-def visible_items(partner_id: str) -> ColumnElement[bool]:
-    """Ledger items the partner owns, or of which it received a released status line."""
-    received = (
-        select(Delivery.message_id)
-        .join(Message, Message.id == Delivery.message_id)
-        .where(
-            Delivery.recipient == partner_id,
-            Message.sender == LedgerItem.owner,
-            Message.subject == LedgerItem.ledger_item_id,
-            Message.type == "rectification.status.v1",
-            Message.status == "released",
-        )
+def visible_lines(partner_id: str) -> ColumnElement[bool]:
+    """Ledger lines the partner sent, or was sent once released (a delivery with a cursor)."""
+    received = exists().where(
+        Delivery.message_id == LedgerLine.message_id,
+        Delivery.recipient == partner_id,
+        Delivery.cursor.is_not(None),
     )
-    return or_(LedgerItem.owner == partner_id, exists(received))
+    return or_(LedgerLine.owner == partner_id, received)
+
+
+def seen_items(partner_id: str | None) -> Subquery:
+    """Each ledger item as ``partner_id`` sees it (everyone's when None): its latest visible
+    line, first reported at its earliest visible line. Keyed by the business key itself, so a
+    line without `subject` counts as any other."""
+    lines = select(
+        LedgerLine.owner,
+        LedgerLine.ledger_item_id,
+        func.max(LedgerLine.log_index).label("log_index"),
+        type_coerce(func.min(LedgerLine.reported_at), UtcDateTime()).label("first_reported_at"),
+    )
+    if partner_id is not None:
+        lines = lines.where(visible_lines(partner_id))
+    latest = lines.group_by(LedgerLine.owner, LedgerLine.ledger_item_id).subquery("latest")
+    line = LedgerLine
+    return (
+        select(
+            *(getattr(line, name) for name in _SEEN_FROM_LINE),
+            latest.c.first_reported_at,
+            line.message_id.label("last_message_id"),
+        )
+        .join(
+            latest,
+            and_(
+                line.owner == latest.c.owner,
+                line.ledger_item_id == latest.c.ledger_item_id,
+                line.log_index == latest.c.log_index,
+            ),
+        )
+        .subquery("seen")
+    )
+
+
+_SEEN_FROM_LINE = (
+    "owner",
+    "ledger_item_id",
+    "source",
+    "source_doc_number",
+    "unit_name",
+    "unit_uscc",
+    "rectification_class",
+    "status",
+    "deadline",
+    "milestone_due",
+    "amount_involved",
+    "amount_rectified",
+    "rules_made",
+    "persons_held_accountable",
+    "reported_at",
+    "log_index",
+)
+
+
+def seen_rows(session: Session, query: Select[Any]) -> list[SeenItem]:
+    """Run a query over ``seen_items`` columns and make each row a ``SeenItem``."""
+    return [SeenItem(**row._mapping) for row in session.execute(query)]
+
+
+def ledger_overdue_sql(seen: Subquery, today: date) -> ColumnElement[bool]:
+    """逾期, as SQL over ``seen_items`` columns (the same rule as ``ledger_overdue``)."""
+    return and_(
+        seen.c.status.not_in(LEDGER_DONE),
+        or_(
+            seen.c.deadline < today,
+            and_(seen.c.milestone_due.is_not(None), seen.c.milestone_due < today),
+        ),
+    )
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -108,7 +194,7 @@ def case_view(case: ReferralCase, today: date) -> dict[str, Any]:
     }
 
 
-def item_view(item: LedgerItem, today: date) -> dict[str, Any]:
+def item_view(item: SeenItem, today: date) -> dict[str, Any]:
     """One ledger line, as partners and reports see it."""
     return {
         "ledger_item_id": item.ledger_item_id,
@@ -156,6 +242,39 @@ def timeline(
     ]
 
 
+def ledger_timeline(
+    session: Session, partner_id: str | None, owner: str, key: str
+) -> list[dict[str, Any]]:
+    """A ledger item's status steps over the lines ``partner_id`` may see, oldest first: a
+    step wherever a visible line's status differs from the one before it that it saw."""
+    query = (
+        select(
+            LedgerLine.status, LedgerLine.received_at, LedgerLine.message_id, LedgerLine.log_index
+        )
+        .where(LedgerLine.owner == owner, LedgerLine.ledger_item_id == key)
+        .order_by(LedgerLine.log_index)
+    )
+    if partner_id is not None:
+        query = query.where(visible_lines(partner_id))
+    steps: list[dict[str, Any]] = []
+    before: str | None = None
+    for status, received_at, message_id, log_index in session.execute(query):
+        if status != before:
+            steps.append(
+                {
+                    "at": _time(received_at),
+                    "from_state": before,
+                    "to_state": status,
+                    "party": None,
+                    "detail": None,
+                    "message_id": message_id,
+                    "log_index": log_index,
+                }
+            )
+        before = status
+    return steps
+
+
 # --- the figures ------------------------------------------------------------------------------
 
 
@@ -188,7 +307,7 @@ def referral_figures(cases: Sequence[ReferralCase], today: date) -> dict[str, An
     }
 
 
-def rectification_figures(items: Sequence[LedgerItem], today: date) -> dict[str, Any]:
+def rectification_figures(items: Sequence[SeenItem], today: date) -> dict[str, Any]:
     """整改率 and the rest over some ledger items (DOMAIN.md's definitions)."""
     statuses = Counter(i.status for i in items)
     done = statuses["completed"] + statuses["closed"]
@@ -219,13 +338,12 @@ def stats(
     """The figures over what ``partner_id`` sent or received (everything when None)."""
     today = china_today(now)
     cases_query = select(ReferralCase)
-    items_query = select(LedgerItem)
     if partner_id is not None:
         cases_query = cases_query.where(visible_cases(partner_id))
-        items_query = items_query.where(visible_items(partner_id))
     cases = [c for c in session.scalars(cases_query) if period.holds(c.sent_at)]
-    items = [i for i in session.scalars(items_query) if period.holds(i.first_reported_at)]
-    units: dict[tuple[str, str | None], list[LedgerItem]] = {}
+    seen = seen_items(partner_id)
+    items = [i for i in seen_rows(session, select(seen)) if period.holds(i.first_reported_at)]
+    units: dict[tuple[str, str | None], list[SeenItem]] = {}
     for item in items:
         units.setdefault((item.unit_name, item.unit_uscc), []).append(item)
     return {

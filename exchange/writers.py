@@ -34,6 +34,7 @@ from exchange.lifecycle import (
     ANY_SQL,
     CASES,
     ITEMS,
+    LINES,
     TRANSITIONS,
     USES,
     Changes,
@@ -43,7 +44,12 @@ from exchange.lifecycle import (
 )
 from exchange.models import Delivery, Message, PersonRef
 
-READ_MODELS = {"referral_cases": CASES, "share_uses": USES, "ledger_items": ITEMS}
+READ_MODELS = {
+    "referral_cases": CASES,
+    "share_uses": USES,
+    "ledger_items": ITEMS,
+    "ledger_lines": LINES,
+}
 
 MESSAGES = cast(Table, Message.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)

@@ -109,7 +109,7 @@ def submit_batch() -> Any:
     return {"results": out}
 
 
-@blp.route("/messages/<string:message_id>", methods=["GET"])
+@blp.route("/messages/<message_id:message_id>", methods=["GET"])
 @blp.doc(responses={"404": _ERRORS})
 @blp.response(200, MessageViewSchema)
 def read(message_id: str) -> Any:
@@ -170,7 +170,7 @@ def may_read(message: Message, partner_id: str) -> bool:
     )
 
 
-@blp.route("/messages/<string:message_id>/evidence", methods=["GET"])
+@blp.route("/messages/<message_id:message_id>/evidence", methods=["GET"])
 @blp.doc(responses={"404": _ERRORS})
 @blp.response(200, EvidenceSchema)
 def evidence(message_id: str) -> Any:

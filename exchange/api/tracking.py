@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy import Select, and_, func, not_, or_, select
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import (
@@ -23,18 +23,20 @@ from exchange.api.schemas import (
 )
 from exchange.app import hub
 from exchange.errors import ProblemError
-from exchange.models import LedgerItem, ReferralCase
+from exchange.models import ReferralCase
 from exchange.tracking import (
-    LEDGER_DONE,
     REFERRAL_OPEN,
     Period,
     case_view,
     china_today,
     item_view,
+    ledger_overdue_sql,
+    ledger_timeline,
+    seen_items,
+    seen_rows,
     stats,
     timeline,
     visible_cases,
-    visible_items,
 )
 
 blp = Blueprint("tracking", __name__, url_prefix="/v1", description="Lifecycles and figures")
@@ -72,7 +74,7 @@ def referrals(args: dict[str, Any]) -> Any:
     }
 
 
-@blp.route("/referrals/<string:referral_id>", methods=["GET"])
+@blp.route("/referrals/<business_key:referral_id>", methods=["GET"])
 @blp.arguments(SubjectQuerySchema, location="query")
 @blp.response(200, ReferralDetailSchema)
 def referral(args: dict[str, Any], referral_id: str) -> Any:
@@ -108,42 +110,46 @@ def referral(args: dict[str, Any], referral_id: str) -> Any:
 @blp.arguments(LedgerQuerySchema, location="query")
 @blp.response(200, LedgerPageSchema)
 def ledger(args: dict[str, Any]) -> Any:
-    """Ledger items the caller owns or received status lines of (整改台账)."""
+    """Ledger items the caller owns or received status lines of (整改台账), each as of the
+    latest line the caller sent or received."""
     today = china_today(hub().now())
-    query = select(LedgerItem).where(visible_items(g.partner_id))
-    for name in ("source", "status"):
+    seen = seen_items(g.partner_id)
+    query = select(seen)
+    for name in ("source", "status", "owner"):
         if name in args:
-            query = query.where(getattr(LedgerItem, name) == args[name])
+            query = query.where(seen.c[name] == args[name])
     if "unit" in args:
-        query = query.where(
-            or_(LedgerItem.unit_uscc == args["unit"], LedgerItem.unit_name == args["unit"])
-        )
-    if "owner" in args:
-        query = query.where(LedgerItem.owner == args["owner"])
+        query = query.where(or_(seen.c.unit_uscc == args["unit"], seen.c.unit_name == args["unit"]))
     if "overdue" in args:
-        overdue = _ledger_overdue(today)
+        overdue = ledger_overdue_sql(seen, today)
         query = query.where(overdue if args["overdue"] else not_(overdue))
-    items, total = _page(query, (LedgerItem.owner, LedgerItem.ledger_item_id), args)
+    session = g.reader
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page, size = args["page"], args["page_size"]
+    items = seen_rows(
+        session,
+        query.order_by(seen.c.owner, seen.c.ledger_item_id).offset((page - 1) * size).limit(size),
+    )
     return {
         "items": [item_view(i, today) for i in items],
-        "page": args["page"],
-        "page_size": args["page_size"],
-        "total": total,
+        "page": page,
+        "page_size": size,
+        "total": int(total),
     }
 
 
-@blp.route("/ledger/<string:ledger_item_id>", methods=["GET"])
+@blp.route("/ledger/<business_key:ledger_item_id>", methods=["GET"])
 @blp.arguments(SubjectQuerySchema, location="query")
 @blp.response(200, LedgerItemDetailSchema)
 def ledger_item(args: dict[str, Any], ledger_item_id: str) -> Any:
-    """One ledger item and its timeline."""
+    """One ledger item, as of the latest line the caller sent or received, and its timeline
+    over those lines."""
     today = china_today(hub().now())
-    query = select(LedgerItem).where(
-        LedgerItem.ledger_item_id == ledger_item_id, visible_items(g.partner_id)
-    )
+    seen = seen_items(g.partner_id)
+    query = select(seen).where(seen.c.ledger_item_id == ledger_item_id)
     if "sender" in args:
-        query = query.where(LedgerItem.owner == args["sender"])
-    items = list(g.reader.scalars(query))
+        query = query.where(seen.c.owner == args["sender"])
+    items = seen_rows(g.reader, query)
     if not items:
         raise ProblemError("not-found", "No such ledger item for you.")
     if len(items) > 1:
@@ -154,7 +160,7 @@ def ledger_item(args: dict[str, Any], ledger_item_id: str) -> Any:
     item = items[0]
     return {
         **item_view(item, today),
-        "timeline": timeline(g.reader, "ledger_item", item.owner, ledger_item_id),
+        "timeline": ledger_timeline(g.reader, g.partner_id, item.owner, ledger_item_id),
     }
 
 
@@ -167,13 +173,3 @@ def figures(args: dict[str, Any]) -> Any:
     if period.start and period.end and period.start > period.end:
         raise ProblemError("schema-invalid", errors={"from": ["Must not be after `to`."]})
     return stats(g.reader, g.partner_id, period, hub().now())
-
-
-def _ledger_overdue(today: Any) -> ColumnElement[bool]:
-    return and_(
-        LedgerItem.status.not_in(LEDGER_DONE),
-        or_(
-            LedgerItem.deadline < today,
-            and_(LedgerItem.milestone_due.is_not(None), LedgerItem.milestone_due < today),
-        ),
-    )
