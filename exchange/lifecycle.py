@@ -19,7 +19,15 @@ from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
-from exchange.models import LedgerItem, LedgerLine, Message, ReferralCase, ShareUse, Transition
+from exchange.models import (
+    LEDGER_STATE,
+    LedgerItem,
+    LedgerLine,
+    Message,
+    ReferralCase,
+    ShareUse,
+    Transition,
+)
 from schemas import Envelope
 from schemas.rectification import RECTIFICATION_TRANSITIONS
 
@@ -28,25 +36,6 @@ LINES = cast(Table, LedgerLine.__table__)
 USES = cast(Table, ShareUse.__table__)
 ITEMS = cast(Table, LedgerItem.__table__)
 TRANSITIONS = cast(Table, Transition.__table__)
-
-# The columns a ledger line shares with its item: the item's whole state after the line.
-LINE_STATE = (
-    "owner",
-    "ledger_item_id",
-    "reported_at",
-    "source",
-    "source_doc_number",
-    "unit_name",
-    "unit_uscc",
-    "rectification_class",
-    "status",
-    "deadline",
-    "milestone_due",
-    "amount_involved",
-    "amount_rectified",
-    "rules_made",
-    "persons_held_accountable",
-)
 
 # --- referral handling (clue.feedback.v1 stages) --------------------------------------------
 
@@ -493,7 +482,7 @@ class Lifecycles:
                     "message_id": envelope.id,
                     "log_index": received_index,
                     "received_at": now,
-                    **{name: row[name] for name in LINE_STATE},
+                    **{name: row[name] for name in LEDGER_STATE},
                 },
             )
             if before != row["status"]:

@@ -298,13 +298,9 @@ class ShareUse(Base):
     )
 
 
-class LedgerItem(Base):
-    """One line of a ledger owner's 整改台账, as its latest status message says."""
+class LedgerState:
+    """The columns of a ledger item's state, shared by the item and each of its lines."""
 
-    __tablename__ = "ledger_items"
-
-    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
-    ledger_item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     source: Mapped[str] = mapped_column(String(20))
     source_doc_number: Mapped[str] = mapped_column(String(100))
     unit_name: Mapped[str] = mapped_column(String(200))
@@ -318,13 +314,30 @@ class LedgerItem(Base):
     amount_rectified: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     rules_made: Mapped[int] = mapped_column(Integer)
     persons_held_accountable: Mapped[int] = mapped_column(Integer)
-    first_reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+LEDGER_STATE = (
+    "owner",
+    "ledger_item_id",
+    *(name for name in LedgerState.__annotations__),
+)
+"""The names of a ledger item's state, as both ``ledger_items`` and ``ledger_lines`` hold it."""
+
+
+class LedgerItem(LedgerState, Base):
+    """One line of a ledger owner's 整改台账, as its latest status message says."""
+
+    __tablename__ = "ledger_items"
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    ledger_item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_message_id: Mapped[str] = mapped_column(String(64))
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class LedgerLine(Base):
+class LedgerLine(LedgerState, Base):
     """One accepted status line of a ledger item: the item as it stood after that line.
 
     A recipient sees an item as of the latest line it was sent (its owner as of the latest
@@ -339,19 +352,6 @@ class LedgerLine(Base):
     # The line's ``message:received`` entry: lines of one item are ordered by it.
     log_index: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    source: Mapped[str] = mapped_column(String(20))
-    source_doc_number: Mapped[str] = mapped_column(String(100))
-    unit_name: Mapped[str] = mapped_column(String(200))
-    unit_uscc: Mapped[str | None] = mapped_column(String(18))
-    rectification_class: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))
-    deadline: Mapped[date] = mapped_column(Date)
-    milestone_due: Mapped[date | None] = mapped_column(Date)
-    amount_involved: Mapped[Decimal] = mapped_column(Numeric(18, 2))
-    amount_rectified: Mapped[Decimal] = mapped_column(Numeric(18, 2))
-    rules_made: Mapped[int] = mapped_column(Integer)
-    persons_held_accountable: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_ledger_lines_item", "owner", "ledger_item_id", "log_index"),)
 

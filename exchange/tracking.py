@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from exchange.models import Delivery, LedgerLine, ReferralCase, Transition, UtcDateTime
+from exchange.models import (
+    LEDGER_STATE,
+    Delivery,
+    LedgerLine,
+    ReferralCase,
+    Transition,
+    UtcDateTime,
+)
 
 # The bodies keep Beijing time: a deadline passes at midnight in China Standard Time.
 CHINA = timezone(timedelta(hours=8), "CST")
@@ -117,7 +124,7 @@ def seen_items(partner_id: str | None) -> Subquery:
     line = LedgerLine
     return (
         select(
-            *(getattr(line, name) for name in _SEEN_FROM_LINE),
+            *(getattr(line, name) for name in (*LEDGER_STATE, "log_index")),
             latest.c.first_reported_at,
             line.message_id.label("last_message_id"),
         )
@@ -131,26 +138,6 @@ def seen_items(partner_id: str | None) -> Subquery:
         )
         .subquery("seen")
     )
-
-
-_SEEN_FROM_LINE = (
-    "owner",
-    "ledger_item_id",
-    "source",
-    "source_doc_number",
-    "unit_name",
-    "unit_uscc",
-    "rectification_class",
-    "status",
-    "deadline",
-    "milestone_due",
-    "amount_involved",
-    "amount_rectified",
-    "rules_made",
-    "persons_held_accountable",
-    "reported_at",
-    "log_index",
-)
 
 
 def seen_rows(session: Session, query: Select[Any]) -> list[SeenItem]:
