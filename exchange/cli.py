@@ -95,38 +95,65 @@ def init() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the hub: gunicorn when installed, else Flask's development server."""
+@click.option(
+    "--threads", default=8, show_default=True, type=int, help="request threads per worker"
+)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the hub: gunicorn when installed, else Flask's development server.
+
+    gunicorn runs threaded workers (gthread): a slow client holds one thread, never a whole
+    worker, and idle keep-alive connections wait in the worker's poller, not in a thread."""
     config = Config.from_env()
     metrics_dir = config.home / "run" / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if shutil.which("gunicorn") or _has_module("gunicorn"):
-        click.echo(f"serving with gunicorn ({workers} workers) on http://{host}:{port}")
+        click.echo(
+            f"serving with gunicorn ({workers} workers × {threads} threads) on http://{host}:{port}"
+        )
         sys.stdout.flush()
         os.execv(
             sys.executable,
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(workers),
-                "--bind",
-                f"{host}:{port}",
-                "--access-logfile",
-                "-",
-                "--timeout",
-                "60",
-                "exchange.app:create_app()",
-            ],
+            [sys.executable, "-m", "gunicorn", *_gunicorn_args(host, port, workers, threads)],
         )
     click.echo(
         f"gunicorn is not installed: serving with Flask's development server on "
         f"http://{host}:{port} (not for production)"
     )
     create_app(config).run(host=host, port=port, threaded=True)
+
+
+def _gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The gunicorn command line of ``exchange serve``."""
+    return [
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--bind",
+        f"{host}:{port}",
+        "--access-logfile",
+        "-",
+        # A worker that stops answering its arbiter for 60 s is replaced.
+        "--timeout",
+        "60",
+        # Idle keep-alive connections are closed after 5 s (they wait in the poller).
+        "--keep-alive",
+        "5",
+        "--graceful-timeout",
+        "30",
+        # gunicorn's own bounds on the request line and headers (answered 4xx beyond).
+        "--limit-request-line",
+        "8190",
+        "--limit-request-fields",
+        "100",
+        "--limit-request-field_size",
+        "8190",
+        "exchange.app:create_app()",
+    ]
 
 
 def _has_module(name: str) -> bool:

@@ -160,3 +160,28 @@ def pull_and_ack(client: ExchangeClient) -> set[str]:
     results = client.ack(ids)
     assert all(r.get("status") == "acked" for r in results), results
     return ids
+
+
+def test_slow_clients_do_not_stall_the_hub(served_hub: tuple[str, dict[str, str]]) -> None:
+    """Four clients trickle their headers a byte at a time; /healthz still answers at once."""
+    url, _env = served_hub
+    port = int(url.rsplit(":", 1)[1])
+    tricklers = []
+    for _ in range(4):
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        tricklers.append(slow)
+    try:
+        latencies = []
+        for _ in range(8):
+            for slow in tricklers:
+                slow.sendall(b"X")  # a header that never ends
+            started = time.monotonic()
+            answer = requests.get(url + "/healthz", timeout=5)
+            latencies.append(time.monotonic() - started)
+            assert answer.status_code == 200
+            time.sleep(0.25)
+        assert max(latencies) < 1.0, latencies
+    finally:
+        for slow in tricklers:
+            slow.close()
