@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, g, json
+from flask import Flask, Response, current_app, g, json, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from exchange.config import Config
@@ -62,7 +62,21 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     _register_error_handlers(app)
     app.teardown_request(_close_reader)
+    app.after_request(_security_headers)
     return app
+
+
+# Documents for anyone to read and cache: the rest of /v1/ can carry names, amounts, ID masks.
+_CACHEABLE = ("/v1/openapi.json", "/v1/docs")
+
+
+def _security_headers(response: Response) -> Response:
+    """No content sniffing anywhere; no shared or browser cache for partner data."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    path = request.path
+    if path.startswith("/v1/") and not path.startswith(_CACHEABLE):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 class MessageIdConverter(BaseConverter):
@@ -109,10 +123,15 @@ def _register_error_handlers(app: Flask) -> None:
         messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
         errors = _flatten(messages) if messages else None
         detail = error.description
+        headers = {}
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 §15.5.6
         if code == "schema-invalid":
             in_request = isinstance(messages, dict) and set(messages) <= _PARAMETER_LOCATIONS
             detail = "Invalid request parameters." if in_request else None
-        return problem_response(ProblemError(code, detail, status=error.code, errors=errors))
+        return problem_response(
+            ProblemError(code, detail, status=error.code, errors=errors, headers=headers)
+        )
 
     @app.errorhandler(DataError)
     def _unstorable(error: DataError) -> Response:

@@ -13,14 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite store's URL; None for another database or an in-memory one."""
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        return Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    return None
+
+
 def make_engine(url: str, *, readonly: bool = False) -> Engine:
     """An engine tuned for the hub: WAL, and on SQLite immediate write transactions.
 
     ``readonly`` engines (SQLite only) begin deferred transactions: WAL readers never wait.
     """
     if url.startswith("sqlite"):
-        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = sqlite_file(url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine, begin="BEGIN" if readonly else "BEGIN IMMEDIATE")
         return engine

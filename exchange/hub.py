@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from functools import cached_property
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.agreements import AgreementBook
 from exchange.config import Config
-from exchange.db import make_engine, make_sessionmaker, upgrade
+from exchange.db import make_engine, make_sessionmaker, sqlite_file, upgrade
 from exchange.intake import Intake
 from exchange.ledger import Notary
 from exchange.trust import HubTrust
@@ -76,8 +77,19 @@ class Hub:
         )
 
     def initialise(self) -> list[str]:
-        """Create the store's schema and the hub's secrets if absent; return what was made."""
-        self.config.home.mkdir(parents=True, exist_ok=True)
+        """Create the store's schema and the hub's secrets if absent; return what was made.
+
+        The home is the hub's alone (0700), and so is an SQLite store's file (0600: its WAL
+        and shared-memory files take the database file's mode)."""
+        home = self.config.home
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(home, 0o700)
         created = HubTrust.ensure(self.config.keys_dir, now=self.now())
+        database = sqlite_file(self.config.database_url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+            for path in (database, *database.parent.glob(f"{database.name}-*")):
+                os.chmod(path, 0o600)
         upgrade(self.config.database_url)
         return created

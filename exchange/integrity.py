@@ -12,6 +12,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -61,14 +62,24 @@ def verify_store(
     while True:
         rows = list(
             connection.execute(
-                select(ENTRIES.c.idx, ENTRIES.c.entry, ENTRIES.c.leaf_hash, ENTRIES.c.nodes)
+                select(
+                    ENTRIES.c.idx,
+                    ENTRIES.c.entry,
+                    ENTRIES.c.leaf_hash,
+                    ENTRIES.c.nodes,
+                    ENTRIES.c.actor,
+                    ENTRIES.c.action,
+                    ENTRIES.c.message_id,
+                    ENTRIES.c.at,
+                )
                 .where(ENTRIES.c.idx >= tree.size)
                 .order_by(ENTRIES.c.idx)
                 .limit(_CHUNK)
             )
         )
-        for index, entry_bytes, stored_leaf, stored_nodes in rows:
-            _check_entry(tree, index, entry_bytes, stored_leaf, stored_nodes, received)
+        for index, entry_bytes, stored_leaf, stored_nodes, *clear in rows:
+            entry = _check_entry(tree, index, entry_bytes, stored_leaf, stored_nodes, received)
+            _check_clear_columns(index, entry, *clear)
             while due is not None and due.tree_size == tree.size:
                 _check_checkpoint(due, tree, hub_keys, verified_size)
                 verified_size = tree.size
@@ -94,7 +105,7 @@ def _check_entry(
     stored_leaf: bytes,
     stored_nodes: bytes,
     received: dict[str, tuple[int, str]],
-) -> None:
+) -> dict[str, Any]:
     expected = tree.size
     if index != expected:
         raise IntegrityFailure(expected, f"entry missing (the next stored index is {index})")
@@ -111,6 +122,26 @@ def _check_entry(
         raise IntegrityFailure(index, "stored interior hashes do not match the entries")
     if entry.get("action") == "message:received":
         received[str(entry.get("message_id"))] = (index, str(entry.get("envelope_sha256")))
+    return entry
+
+
+def _check_clear_columns(
+    index: int, entry: dict[str, Any], actor: str, action: str, message_id: str | None, at: Any
+) -> None:
+    """The columns the hub queries by (who, what, which message, when) must say what the
+    entry's bytes say: a DBA who edits only them changes what partners are shown."""
+    try:
+        logged_at = datetime.fromisoformat(str(entry.get("at")).replace("Z", "+00:00"))
+    except ValueError:
+        raise IntegrityFailure(index, "entry's time is not RFC 3339") from None
+    for column, stored, logged in (
+        ("actor", actor, entry.get("actor")),
+        ("action", action, entry.get("action")),
+        ("message_id", message_id, entry.get("message_id")),
+        ("at", at, logged_at),
+    ):
+        if stored != logged:
+            raise IntegrityFailure(index, f"the row's {column} column does not match the entry")
 
 
 def _check_checkpoint(checkpoint: Any, tree: CompactTree, hub_keys: Any, since: int) -> None:

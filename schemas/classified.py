@@ -40,10 +40,11 @@ MARKER_VARIANTS: Final = {
 }
 """Variant and traditional forms → the simplified character of a marker. The one table."""
 
+HIDDEN_CHARACTERS: Final = r"\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}"
+"""A regex class body: characters that render as nothing or only decorate their neighbour."""
+
 # Everything that shows nothing of its own. Cc and white space as well: "机 密" is a marker.
-_INVISIBLE: Final = regex.compile(
-    r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}\p{Cc}\s]+", regex.VERSION1
-)
+_INVISIBLE: Final = regex.compile(rf"[{HIDDEN_CHARACTERS}\p{{Cc}}\s]+", regex.VERSION1)
 _FOLD: Final = str.maketrans(MARKER_VARIANTS)
 _MARKER: Final = regex.compile("|".join(STATE_SECRET_MARKERS))
 # Every marker ends in 密; after NFKC and folding, a text without one holds no marker.

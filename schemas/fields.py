@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
+import regex
 from marshmallow import ValidationError, fields, validate
 
+from schemas.classified import HIDDEN_CHARACTERS
 from schemas.codes import id_number_problem, uscc_problem
 from schemas.identity import HUB_PARTNER_ID, PARTNER_ID_RE
 
@@ -101,14 +103,28 @@ def validate_length(min_length: int, max_length: int) -> validate.Length:
 
 
 class BusinessKey(Text):
-    """A business key chosen by the record's owner (`referral_id`, `share_id`…): no spaces."""
+    """A business key chosen by the record's owner (`referral_id`, `share_id`…): no spaces,
+    and nothing invisible (format characters, combining marks), so that two keys that look
+    the same are the same key."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             max_length=128,
-            validate=validate.Regexp(r"\A\S+\Z", error="Must not contain spaces."),
+            validate=[
+                validate.Regexp(r"\A\S+\Z", error="Must not contain spaces."),
+                _refuse_hidden,
+            ],
             **kwargs,
         )
+
+
+_HIDDEN: Final = regex.compile(f"[{HIDDEN_CHARACTERS}]")
+
+
+def _refuse_hidden(value: str) -> str:
+    if _HIDDEN.search(value):
+        raise ValidationError("Must not contain invisible characters or combining marks.")
+    return value
 
 
 class Choice(fields.String):

@@ -320,7 +320,7 @@ class ReferralCaseSchema(Schema):
 
     referral_id = fields.String()
     message_id = fields.String()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(data_key="from", attribute="from")
     recipient = fields.String()
     issue_category = fields.String()
     state = fields.String(metadata={"enum": sorted(REFERRAL_STATES)})
@@ -361,7 +361,7 @@ class ReferralDetailSchema(Schema):
     """A referral, its cases and its timeline."""
 
     referral_id = fields.String()
-    from_ = fields.String(data_key="from")
+    from_ = fields.String(data_key="from", attribute="from")
     message_id = fields.String()
     cases = fields.List(fields.Nested(ReferralCaseSchema))
     timeline = fields.List(fields.Nested(TimelineStepSchema))
@@ -407,7 +407,7 @@ class LedgerItemDetailSchema(LedgerItemSchema):
 class StatsSchema(Schema):
     """Referral and rectification figures (rates in percent, to 0.01; amounts in 元)."""
 
-    from_ = fields.String(data_key="from", allow_none=True)
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
     to = fields.String(allow_none=True)
     as_of = fields.String()
     referrals = fields.Dict()

@@ -457,3 +457,30 @@ def test_batch_over_8_mib_is_refused(base_url: str, hub: Hub, partners: Partners
     assert response.status_code == 413
     assert problem_code(response) == "payload-too-large"
     assert message_count(hub) == 0
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u0301", "\u202e", "\ufe0f", "\U000e0041", "\u2065"])
+@pytest.mark.parametrize(
+    ("example", "key"),
+    [
+        (examples.rectification_example, "ledger_item_id"),
+        (examples.referral_example, "referral_id"),
+        (examples.share_example, "share_id"),
+    ],
+)
+def test_business_keys_that_look_like_another_are_refused(
+    base_url: str,
+    hub: Hub,
+    partners: Partners,
+    hidden: str,
+    example: Callable[[], dict[str, Any]],
+    key: str,
+) -> None:
+    envelope = example()
+    envelope["payload"][key] = envelope["subject"] = envelope["payload"][key] + hidden
+    problem = refused(
+        base_url, hub, partners["audit"], partners["audit"].sign(envelope), "schema-invalid", 422
+    )
+    assert problem["errors"][f"payload.{key}"] == [
+        "Must not contain invisible characters or combining marks."
+    ]

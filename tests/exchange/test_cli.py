@@ -162,6 +162,20 @@ def test_init_twice_creates_nothing_new_and_keeps_the_keys(
     assert {path.name: path.read_bytes() for path in keys_dir.iterdir()} == before
 
 
+def test_init_makes_an_sqlite_store_the_hubs_alone(tmp_path: Path) -> None:
+    """EXCHANGE_HOME 0700; the database and its WAL and shared-memory files 0600."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    env = cli_env(home, f"sqlite:///{home / 'exchange.db'}")
+    Cli(env).ok("init")
+    Cli(env).ok("partners", "list")  # opens the store: the WAL files exist now
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    store = sorted(home.glob("exchange.db*"))
+    assert store[0].name == "exchange.db"
+    for path in store:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
 # -- keygen ---------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ catching every kind of tampering — on each database."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -270,6 +270,26 @@ def test_verify_names_an_entry_changed_by_one_byte(
     altered = entry.replace(b"released", b"releaseD")
     tamper(hub, "UPDATE log_entries SET entry = :e WHERE idx = :i", e=altered, i=index)
     assert f"FAILED at log index {index}:" in hub_cli.refused("log", "verify")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("actor", "inspection.yanliang"),
+        ("action", "message:acked"),
+        ("message_id", "aaaaaaaaaaaaaaaaaaaa"),
+        ("at", datetime(2020, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_verify_names_an_entry_whose_clear_columns_were_edited(
+    busy_log: list[str], hub_cli: Cli, hub: Hub, column: str, value: object
+) -> None:
+    """A DBA edits only a column the hub queries by: the entry bytes still hash right."""
+    index = entry_index(hub, busy_log[1], "message:pulled")
+    with hub.engine.begin() as connection:
+        connection.execute(update(LogEntry).where(LogEntry.index == index).values({column: value}))
+    out = hub_cli.refused("log", "verify")
+    assert f"FAILED at log index {index}: the row's {column} column does not match" in out
 
 
 def test_verify_names_a_deleted_entry(busy_log: list[str], hub_cli: Cli, hub: Hub) -> None:

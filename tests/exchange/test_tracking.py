@@ -349,6 +349,10 @@ def test_lists_filters_pages_and_timelines(
         "concluded",
     ]
     assert detail["cases"][0]["days_to_first_feedback"] == 10.0
+    # The documented `from` member: the referral's sender, on the referral and on each case.
+    assert detail["from"] == partners["audit"].partner_id
+    assert {c["from"] for c in detail["cases"]} == {partners["audit"].partner_id}
+    assert {c["from"] for c in listed["items"]} == {partners["audit"].partner_id}
     assert (
         get(base_url, discipline, "/v1/referrals/YL-SJ-YJ-T009", hub)["timeline"]
         == (detail["timeline"])
