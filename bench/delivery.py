@@ -185,7 +185,7 @@ class Store:
             save_signing_key(path, key)
             args = ["partners", "add", partner_id, "--name", partner_id, "--key", str(path)]
             if partner_id != SENDER:
-                args += ["--webhook", f"{webhook}/{partner_id}"]
+                args += ["--webhook", f"{webhook}/{partner_id}", "--allow-internal"]
             out = exchange(self.env, *args)
             secret = re.search(r"whsec_\S+", out)
             if secret:

@@ -193,8 +193,18 @@ def partners() -> None:
 @click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--kid", default=None, help="defaults to <partner id>#1")
 @click.option("--webhook", default=None, help="URL for push delivery")
+@click.option(
+    "--allow-internal",
+    is_flag=True,
+    help="let the webhook be on a loopback or link-local address (this machine)",
+)
 def partners_add(
-    partner_id: str, name: str, key_path: Path, kid: str | None, webhook: str | None
+    partner_id: str,
+    name: str,
+    key_path: Path,
+    kid: str | None,
+    webhook: str | None,
+    allow_internal: bool,
 ) -> None:
     """Register a partner with its first public key (and its webhook, whose secret is shown
     once)."""
@@ -210,13 +220,18 @@ def partners_add(
             name=name,
             kid=kid,
             public_key=public_key,
-            webhook_url=None,
             actor="cli",
             now=now,
         )
         if webhook is not None:
             secret = set_webhook(
-                session, partner_id, webhook, trust=the_hub.trust, actor="cli", now=now
+                session,
+                partner_id,
+                webhook,
+                trust=the_hub.trust,
+                actor="cli",
+                now=now,
+                allow_internal=allow_internal,
             )
     click.echo(f"added {partner_id} ({BODIES[body_of(partner_id)]}) with key {kid}")
     if secret is not None:
@@ -231,7 +246,12 @@ def _show_secret(url: str | None, secret: str) -> None:
 @click.argument("partner_id")
 @click.argument("url", required=False)
 @click.option("--remove", is_flag=True, help="remove the webhook: the partner pulls")
-def partners_webhook(partner_id: str, url: str | None, remove: bool) -> None:
+@click.option(
+    "--allow-internal",
+    is_flag=True,
+    help="let the webhook be on a loopback or link-local address (this machine)",
+)
+def partners_webhook(partner_id: str, url: str | None, remove: bool, allow_internal: bool) -> None:
     """Set a partner's webhook URL with a new secret (shown once), re-enabling one a 410
     disabled; or remove it."""
     if remove == (url is not None):
@@ -242,7 +262,13 @@ def partners_webhook(partner_id: str, url: str | None, remove: bool) -> None:
             cancelled = remove_webhook(session, partner_id, actor="cli", now=the_hub.now())
         else:
             secret = set_webhook(
-                session, partner_id, url, trust=the_hub.trust, actor="cli", now=the_hub.now()
+                session,
+                partner_id,
+                url,
+                trust=the_hub.trust,
+                actor="cli",
+                now=the_hub.now(),
+                allow_internal=allow_internal,
             )
     if url is None:
         click.echo(f"{partner_id} pulls; {cancelled} pending pushes cancelled")

@@ -24,12 +24,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from exchange.destinations import (
+    InternalDestination,
+    check_webhook_url,
+    guarded_session,
+)
 from exchange.directory import WEBHOOK_ACTIVE
 from exchange.errors import ProblemError
 from exchange.ledger import LogAppender, close_log, format_time, open_log
@@ -91,22 +95,20 @@ def _secret_aad(partner_id: str) -> bytes:
     return f"webhook-secret:{partner_id}".encode()
 
 
-def check_webhook_url(url: str) -> str:
-    """The URL if it can be a webhook (http or https, a host, no fragment); else a refusal."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
-        raise ProblemError("bad-request", f"Not a webhook URL (http or https): {url!r}.")
-    if len(url) > 2000:
-        raise ProblemError("bad-request", "A webhook URL may not exceed 2000 characters.")
-    return url
-
-
 def set_webhook(
-    session: Session, partner_id: str, url: str, *, trust: HubTrust, actor: str, now: datetime
+    session: Session,
+    partner_id: str,
+    url: str,
+    *,
+    trust: HubTrust,
+    actor: str,
+    now: datetime,
+    allow_internal: bool = False,
 ) -> str:
     """Set (or replace) a partner's webhook with a new secret, sealed; return the secret, which
-    is shown once. Re-enables a webhook a 410 disabled; pushes still pending use the new one."""
-    check_webhook_url(url)
+    is shown once. Re-enables a webhook a 410 disabled; pushes still pending use the new one.
+    ``allow_internal`` lets it (and every push to it) reach loopback and link-local addresses."""
+    check_webhook_url(url, allow_internal=allow_internal)
     # The log lock first, as every writer takes it (a worker disabling this webhook too).
     appender = open_log(session)
     partner = session.get(Partner, partner_id)
@@ -116,6 +118,7 @@ def set_webhook(
     partner.webhook_url = url
     partner.webhook_secret_sealed = trust.sealing.seal(secret.encode(), aad=_secret_aad(partner_id))
     partner.webhook_disabled_at = None
+    partner.webhook_allow_internal = allow_internal
     session.flush()
     appender.append(
         at=now,
@@ -123,6 +126,7 @@ def set_webhook(
         action="partner:webhook-set",
         partner_id=partner_id,
         webhook_url_sha256=hashlib.sha256(url.encode()).hexdigest(),
+        allow_internal=allow_internal or None,
     )
     close_log(session, appender, now)
     return secret
@@ -216,21 +220,32 @@ class WebhookSender:
     timeout, no redirects, no proxy or credentials from the environment, timing and a log
     line per request."""
 
-    def __init__(
-        self, *, timeout: float = TIMEOUT_SECONDS, session: requests.Session | None = None
-    ) -> None:
+    def __init__(self, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
-        self.session = session or requests.Session()
-        # Only ever to the registered URL: no $HTTP_PROXY, no .netrc credentials.
-        self.session.trust_env = False
+        # Every connection checked for an internal destination; the other session only for
+        # the partners an operator allowed internal destinations for.
+        self.session = guarded_session()
+        self.internal = requests.Session()
+        for session in (self.session, self.internal):
+            # Only ever to the registered URL: no $HTTP_PROXY, no .netrc credentials.
+            session.trust_env = False
 
-    def post(self, url: str, body: bytes, headers: dict[str, str], *, recipient: str) -> Answer:
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        recipient: str,
+        allow_internal: bool = False,
+    ) -> Answer:
         """POST ``body`` to ``url``; a timeout or a refused connection is an answer too."""
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
+        session = self.internal if allow_internal else self.session
         try:
-            with self.session.post(
+            with session.post(
                 url,
                 data=body,
                 headers=headers,
@@ -257,6 +272,7 @@ class WebhookSender:
     def close(self) -> None:
         """Close the pooled connections."""
         self.session.close()
+        self.internal.close()
 
 
 def _drain(response: requests.Response) -> None:
@@ -281,6 +297,8 @@ def _root_cause(failure: BaseException) -> str:
         cause = inner
     if isinstance(cause, ConnectionRefusedError):
         return "refused"
+    if isinstance(cause, InternalDestination):
+        return "refused: a loopback or link-local destination"
     return type(cause).__name__
 
 
@@ -296,6 +314,7 @@ class Claimed:
     attempt: int
     url: str
     secret_sealed: bytes
+    allow_internal: bool
     type: str
     envelope_sha256: str
     sealed_envelope: bytes
@@ -364,6 +383,7 @@ _WEBHOOKS = select(
     PARTNERS.c.status,
     PARTNERS.c.webhook_url,
     PARTNERS.c.webhook_secret_sealed,
+    PARTNERS.c.webhook_allow_internal,
     WEBHOOK_ACTIVE.label("active"),
 ).where(PARTNERS.c.id.in_(bindparam("ids", expanding=True)))
 _MESSAGES = select(
@@ -465,6 +485,7 @@ class Dispatcher:
                 attempt=row.attempts + 1,
                 url=partners[row.recipient].webhook_url,
                 secret_sealed=bytes(partners[row.recipient].webhook_secret_sealed),
+                allow_internal=bool(partners[row.recipient].webhook_allow_internal),
                 type=messages[row.message_id].type,
                 envelope_sha256=messages[row.message_id].envelope_sha256,
                 sealed_envelope=bytes(messages[row.message_id].sealed_envelope),
@@ -488,7 +509,15 @@ class Dispatcher:
             push.message_id, int(at.timestamp()), body, secret, self.trust.current.signing_key
         )
         return Outcome(
-            push, at, self.sender.post(push.url, body, headers, recipient=push.recipient)
+            push,
+            at,
+            self.sender.post(
+                push.url,
+                body,
+                headers,
+                recipient=push.recipient,
+                allow_internal=push.allow_internal,
+            ),
         )
 
     def run_once(self, now: datetime) -> Tally:

@@ -57,7 +57,6 @@ def run_demo(say: Callable[[str], None], *, timeout: float = 90) -> dict[str, An
                 name=name,
                 kid=f"{partner_id}#1",
                 public_key=key.public_key,
-                webhook_url=None,
                 actor="demo",
                 now=hub.now(),
             )

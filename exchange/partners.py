@@ -21,11 +21,10 @@ def add_partner(
     name: str,
     kid: str,
     public_key: VerifyingKey,
-    webhook_url: str | None,
     actor: str,
     now: datetime,
 ) -> Partner:
-    """Register a partner with its first key."""
+    """Register a partner with its first key (its webhook is set apart: ``set_webhook``)."""
     if not PARTNER_ID_RE.match(partner_id):
         raise ProblemError("bad-request", f"Not a partner id: {partner_id!r}.")
     if session.get(Partner, partner_id) is not None:
@@ -35,7 +34,6 @@ def add_partner(
         name=name,
         body=body_of(partner_id),
         status="active",
-        webhook_url=webhook_url,
         created_at=now,
     )
     session.add(partner)

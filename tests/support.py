@@ -62,7 +62,6 @@ def register(
             name=NAMES.get(partner_id, partner_id),
             kid=kid,
             public_key=key.public_key,
-            webhook_url=None,
             actor="test",
             now=now,
         )

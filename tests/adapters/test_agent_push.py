@@ -56,6 +56,7 @@ def test_a_pushed_message_is_verified_written_and_acked_by_the_agent(
             trust=hub.trust,
             actor="test",
             now=hub.now(),
+            allow_internal=True,  # the agent listens on this machine
         )
     with (tmp_path / "agent.log").open("ab") as log:
         agent = subprocess.Popen(
