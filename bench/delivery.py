@@ -45,9 +45,9 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from exchange.config import Config
-from exchange.directory import KeyLookup
 from exchange.hub import Hub
-from exchange.models import Delivery
+from exchange.store.models import Delivery
+from exchange.trust.directory import KeyLookup
 from keys import SigningKey, jws, save_signing_key
 from schemas import canonical_bytes, examples
 
@@ -333,7 +333,7 @@ def main() -> None:
     store = Store(url, webhook)
     try:
         # The floor's request: a real webhook of this store, as a worker would send it.
-        from exchange.delivery import webhook_body, webhook_headers
+        from exchange.transport.outbox import webhook_body, webhook_headers
 
         line = examples.rectification_example(sender=SENDER, recipients=RECIPIENTS)
         envelope = canonical_bytes(line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, g, json, request
+from flask import Flask, Response, g, json, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -96,12 +96,6 @@ def _close_reader(_error: BaseException | None) -> None:
     reader = g.pop("reader", None)
     if reader is not None:
         reader.close()
-
-
-def hub() -> Hub:
-    """The hub of the current application."""
-    instance: Hub = current_app.extensions["exchange"]
-    return instance
 
 
 def problem_response(error: ProblemError) -> Response:

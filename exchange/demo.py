@@ -20,14 +20,14 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
+from exchange.admin.partners import add_partner
 from exchange.config import Config
 from exchange.hub import Hub
-from exchange.integrity import IntegrityFailure, verify_store
-from exchange.ledger import StoredTree
-from exchange.models import Delivery, Message
-from exchange.partners import add_partner
-from exchange.review import decide
-from exchange.tracking import Period, stats
+from exchange.store.models import Delivery, Message
+from exchange.supervision.figures import Period, stats
+from exchange.transparency.log import StoredTree
+from exchange.transparency.verify import IntegrityFailure, verify_store
+from exchange.transport.review import decide
 from keys import SigningKey, save_signing_key
 
 SAMPLES = Path(__file__).resolve().parent.parent / "adapters" / "samples"

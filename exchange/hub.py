@@ -6,16 +6,23 @@ import os
 from datetime import datetime
 from functools import cached_property
 
+from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from exchange.agreements import AgreementBook
 from exchange.config import Config
-from exchange.db import make_engine, make_sessionmaker, sqlite_file, upgrade
-from exchange.intake import Intake
-from exchange.ledger import Notary
-from exchange.trust import HubTrust
-from exchange.writers import writer_for
+from exchange.store.db import make_engine, make_sessionmaker, sqlite_file, upgrade
+from exchange.transparency.log import Notary
+from exchange.transport.intake import Intake
+from exchange.transport.writer import writer_for
+from exchange.trust.agreements import AgreementBook
+from exchange.trust.hub_keys import HubTrust
+
+
+def current_hub() -> Hub:
+    """The hub of the current Flask application (as Flask extensions are found)."""
+    instance: Hub = current_app.extensions["exchange"]
+    return instance
 
 
 class Hub:

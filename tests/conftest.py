@@ -14,10 +14,10 @@ from werkzeug.serving import make_server
 
 from exchange.app import create_app
 from exchange.config import Config
-from exchange.db import upgrade
 from exchange.hub import Hub
-from exchange.models import Base
-from exchange.trust import HubTrust
+from exchange.store.db import upgrade
+from exchange.store.models import Base
+from exchange.trust.hub_keys import HubTrust
 from tests.support import NAMES, PartnerKeys, register
 
 PG_URL = os.environ.get("EXCHANGE_TEST_DATABASE_URL")

@@ -12,10 +12,10 @@ import requests
 from sqlalchemy import func, select, update
 
 from adapters import ExchangeClient
+from exchange.admin.partners import add_partner
 from exchange.hub import Hub
-from exchange.models import LogEntry, Message
-from exchange.partners import add_partner
-from exchange.review import decide
+from exchange.store.models import LogEntry, Message
+from exchange.transport.review import decide
 from keys import HttpRequest, SigningKey, httpsig, jws
 from keys.merkle import CompactTree, leaf_hash
 from schemas import canonical_bytes

@@ -115,7 +115,7 @@ def test_keys_imports_only_cryptography_and_the_standard_library() -> None:
 
 def test_the_import_scanner_sees_real_imports() -> None:
     """The scanner is not blind: it finds imports we know are there, lazy and relative ones too."""
-    cli = import_sites(ROOT / "exchange" / "cli.py")
+    cli = import_sites(ROOT / "exchange" / "cli" / "__init__.py")
     modules = {site.module for site in cli}
     assert {"flask", "sqlalchemy", "keys", "schemas"} <= {site.root for site in cli}
     # ``from adapters import ExchangeClient`` sits inside the ``send`` command.
@@ -150,9 +150,9 @@ def test_the_hub_runs_without_the_postgres_extra() -> None:
     """psycopg is the ``postgres`` extra: a SQLite-only install must still import the hub."""
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "import exchange.app, exchange.cli, exchange.writers\n"
-        "from exchange.writers import writer_for\n"
-        "from exchange.db import make_engine, make_sessionmaker\n"
+        "import exchange.app, exchange.cli, exchange.transport.writer\n"
+        "from exchange.transport.writer import writer_for\n"
+        "from exchange.store.db import make_engine, make_sessionmaker\n"
         "engine = make_engine('sqlite://')\n"
         "print(type(writer_for(engine, make_sessionmaker(engine), None)).__name__)\n"
     )

@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 from flask import g, request
 
-from exchange.app import hub
-from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
+from exchange.hub import current_hub
+from exchange.trust.directory import KeyLookup
 from keys import HttpRequest, KeyNotValid, RequestSignatureInvalid, UnknownKey, httpsig
 from schemas import partner_of
 
@@ -27,7 +27,7 @@ def _raw_target() -> str:
 
 def authenticate_partner() -> None:
     """``before_request`` hook: verify the signature, then set ``g.partner_id`` and ``g.kid``."""
-    the_hub = hub()
+    the_hub = current_hub()
     now = the_hub.now()
     http_request = HttpRequest(
         method=request.method,

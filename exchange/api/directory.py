@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import PartnersSchema
-from exchange.ledger import format_time
-from exchange.models import Partner
+from exchange.store.models import Partner
+from exchange.transparency.log import format_time
 from keys import VerifyingKey
 
 blp = Blueprint("partners", __name__, url_prefix="/v1", description="Partner directory")

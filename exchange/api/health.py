@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
-from exchange import metrics
-from exchange.app import hub
+from exchange.api import metrics
 from exchange.errors import ProblemError
+from exchange.hub import current_hub
 
 blp = Blueprint("health", __name__)
 
@@ -22,7 +22,7 @@ def healthz() -> Response:
 def readyz() -> Response:
     """The database answers."""
     try:
-        with hub().engine.connect() as connection:
+        with current_hub().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:
         raise ProblemError(
@@ -41,4 +41,4 @@ def prometheus() -> Response:
 @blp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     """The hub's public signing keys (receipts, checkpoints, notices)."""
-    return jsonify(hub().trust.jwks())
+    return jsonify(current_hub().trust.jwks())

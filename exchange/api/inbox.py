@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from exchange.api.auth import authenticate_partner
 from exchange.api.messages import json_body
 from exchange.api.schemas import AckResultsSchema, AcksSchema, InboxQuerySchema, InboxSchema
-from exchange.app import hub
 from exchange.errors import ProblemError
-from exchange.inbox import acknowledge, pull
+from exchange.hub import current_hub
+from exchange.transport.inbox import acknowledge, pull
 
 blp = Blueprint("inbox", __name__, url_prefix="/v1", description="Pull and acknowledge")
 blp.before_request(authenticate_partner)
@@ -23,7 +23,7 @@ blp.before_request(authenticate_partner)
 @blp.response(200, InboxSchema)
 def inbox(query: dict[str, Any]) -> Any:
     """Released messages for the caller, oldest first, from a cursor."""
-    the_hub = hub()
+    the_hub = current_hub()
     after = int(query["after"]) if "after" in query else None
     with the_hub.sessions.begin() as session:
         items, next_cursor = pull(
@@ -43,7 +43,7 @@ def inbox(query: dict[str, Any]) -> Any:
 @blp.response(200, AckResultsSchema)
 def acks() -> Any:
     """Acknowledge messages with signed acks (kept as evidence for the sender)."""
-    the_hub = hub()
+    the_hub = current_hub()
     body = json_body(the_hub.config.max_batch_bytes)
     if (
         not isinstance(body, dict)

@@ -21,16 +21,16 @@ from exchange.api.schemas import (
     LogEntryPathSchema,
     LogEntrySchema,
 )
-from exchange.app import hub
 from exchange.errors import ProblemError
-from exchange.ledger import (
+from exchange.hub import current_hub
+from exchange.store.models import Message
+from exchange.transparency.log import (
     ProofOutOfRange,
     StoredTree,
     format_time,
     latest_checkpoint,
     sign_checkpoint,
 )
-from exchange.models import Message
 from schemas import partner_of
 
 blp = Blueprint("log", __name__, url_prefix="/v1/log", description="The transparency log")
@@ -45,7 +45,7 @@ ON_DEMAND_INTERVAL = timedelta(seconds=1)
 @blp.response(200, CheckpointSchema)
 def checkpoint() -> Any:
     """The newest signed tree head; signed on demand when the log has grown since."""
-    the_hub = hub()
+    the_hub = current_hub()
     now = the_hub.now()
     connection = g.reader.connection()
     newest = latest_checkpoint(connection)

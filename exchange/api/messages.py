@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from exchange.api.auth import authenticate_partner
+from exchange.api.metrics import count_refusal, count_submission
 from exchange.api.schemas import (
     AcceptedSchema,
     BatchResultSchema,
@@ -20,13 +21,12 @@ from exchange.api.schemas import (
     ProblemSchema,
     SubmissionSchema,
 )
-from exchange.app import hub
 from exchange.errors import ProblemError
-from exchange.evidence import export_evidence
-from exchange.intake import open_envelope
-from exchange.ledger import format_time
-from exchange.metrics import count_refusal, count_submission
-from exchange.models import Delivery, LogEntry, Message
+from exchange.hub import current_hub
+from exchange.store.models import Delivery, LogEntry, Message
+from exchange.transparency.evidence import export_evidence
+from exchange.transparency.log import format_time
+from exchange.transport.intake import open_envelope
 from schemas import JsonInvalid, parse_json
 
 blp = Blueprint("messages", __name__, url_prefix="/v1", description="Submit and read messages")
@@ -57,7 +57,7 @@ def json_body(limit: int) -> Any:
 )
 def submit() -> Any:
     """Submit one signed message."""
-    the_hub = hub()
+    the_hub = current_hub()
     limit = the_hub.config.max_message_bytes * 2 + 65536  # the envelope plus its JSON wrapping
     try:
         outcome = the_hub.intake.submit(
@@ -78,7 +78,7 @@ def submit() -> Any:
 @blp.response(200, BatchResultSchema)
 def submit_batch() -> Any:
     """Submit up to 100 signed messages; each item succeeds or fails on its own."""
-    the_hub = hub()
+    the_hub = current_hub()
     body = json_body(the_hub.config.max_batch_bytes)
     if (
         not isinstance(body, dict)
@@ -122,7 +122,7 @@ def read(message_id: str) -> Any:
         select(LogEntry.entry).where(LogEntry.message_id == message.id).order_by(LogEntry.index)
     )
     return {
-        "envelope": open_envelope(hub().trust, message),
+        "envelope": open_envelope(current_hub().trust, message),
         "signature": message.signature,
         "status": message.status,
         "receipt": message.receipt,
@@ -176,7 +176,7 @@ def may_read(message: Message, partner_id: str) -> bool:
 def evidence(message_id: str) -> Any:
     """The message's evidence bundle, for its sender or a recipient (verify with
     ``keys.evidence``)."""
-    the_hub = hub()
+    the_hub = current_hub()
     message = g.reader.get(Message, message_id)
     if message is None or not may_read(message, g.partner_id):
         raise ProblemError("not-found", "No such message for you.")

@@ -11,10 +11,10 @@ from flask_smorest import Blueprint
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import StatsQuerySchema
-from exchange.app import hub
 from exchange.errors import ProblemError
-from exchange.reports import CSV_MEDIA_TYPE, REPORTS, XLSX_MEDIA_TYPE, Report
-from exchange.tracking import Period
+from exchange.hub import current_hub
+from exchange.supervision.figures import Period
+from exchange.supervision.reports import CSV_MEDIA_TYPE, REPORTS, XLSX_MEDIA_TYPE, Report
 
 blp = Blueprint(
     "reports", __name__, url_prefix="/v1/reports", description="Reports to download (XLSX, CSV)"
@@ -37,7 +37,7 @@ def _download(kind: str, extension: str, args: dict[str, Any]) -> Response:
     period = Period(args.get("from_"), args.get("to"))
     if period.start and period.end and period.start > period.end:
         raise ProblemError("schema-invalid", errors={"from": ["Must not be after `to`."]})
-    the_hub = hub()
+    the_hub = current_hub()
     report = REPORTS[kind](g.reader, the_hub.trust, g.partner_id, period, the_hub.now())
     response = Response(report.render(extension), content_type=_MEDIA_TYPES[extension])
     response.headers["Content-Disposition"] = content_disposition(report, extension)

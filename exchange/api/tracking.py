@@ -21,10 +21,10 @@ from exchange.api.schemas import (
     StatsSchema,
     SubjectQuerySchema,
 )
-from exchange.app import hub
 from exchange.errors import ProblemError
-from exchange.models import ReferralCase
-from exchange.tracking import (
+from exchange.hub import current_hub
+from exchange.store.models import ReferralCase
+from exchange.supervision.figures import (
     REFERRAL_OPEN,
     Period,
     case_view,
@@ -56,7 +56,7 @@ def _page(query: Select[Any], order: Any, args: dict[str, Any]) -> tuple[list[An
 @blp.response(200, ReferralPageSchema)
 def referrals(args: dict[str, Any]) -> Any:
     """Referrals the caller sent or received: one row per recipient's handling."""
-    today = china_today(hub().now())
+    today = china_today(current_hub().now())
     query = select(ReferralCase).where(visible_cases(g.partner_id))
     if "state" in args:
         query = query.where(ReferralCase.state == args["state"])
@@ -79,7 +79,7 @@ def referrals(args: dict[str, Any]) -> Any:
 @blp.response(200, ReferralDetailSchema)
 def referral(args: dict[str, Any], referral_id: str) -> Any:
     """One referral: each visible recipient's handling, and its timeline."""
-    today = china_today(hub().now())
+    today = china_today(current_hub().now())
     query = select(ReferralCase).where(
         ReferralCase.referral_id == referral_id, visible_cases(g.partner_id)
     )
@@ -112,7 +112,7 @@ def referral(args: dict[str, Any], referral_id: str) -> Any:
 def ledger(args: dict[str, Any]) -> Any:
     """Ledger items the caller owns or received status lines of (整改台账), each as of the
     latest line the caller sent or received."""
-    today = china_today(hub().now())
+    today = china_today(current_hub().now())
     seen = seen_items(g.partner_id)
     query = select(seen)
     for name in ("source", "status", "owner"):
@@ -144,7 +144,7 @@ def ledger(args: dict[str, Any]) -> Any:
 def ledger_item(args: dict[str, Any], ledger_item_id: str) -> Any:
     """One ledger item, as of the latest line the caller sent or received, and its timeline
     over those lines."""
-    today = china_today(hub().now())
+    today = china_today(current_hub().now())
     seen = seen_items(g.partner_id)
     query = select(seen).where(seen.c.ledger_item_id == ledger_item_id)
     if "sender" in args:
@@ -172,4 +172,4 @@ def figures(args: dict[str, Any]) -> Any:
     period = Period(args.get("from_"), args.get("to"))
     if period.start and period.end and period.start > period.end:
         raise ProblemError("schema-invalid", errors={"from": ["Must not be after `to`."]})
-    return stats(g.reader, g.partner_id, period, hub().now())
+    return stats(g.reader, g.partner_id, period, current_hub().now())

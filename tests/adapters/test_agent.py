@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from exchange.hub import Hub
-from exchange.models import Delivery
+from exchange.store.models import Delivery
 from keys import save_signing_key
 from tests.support import PartnerKeys, message_count
 

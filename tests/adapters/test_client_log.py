@@ -10,7 +10,7 @@ from sqlalchemy import delete
 
 from adapters import HubError, VerificationFailed
 from exchange.hub import Hub
-from exchange.models import Checkpoint, LogEntry
+from exchange.store.models import Checkpoint, LogEntry
 from schemas import examples
 from tests.conftest import Clock
 from tests.support import PartnerKeys, rewrite_entry

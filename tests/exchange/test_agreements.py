@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from exchange.agreements import BODIES, AgreementBook
 from exchange.config import Config
 from exchange.errors import ProblemError
 from exchange.hub import Hub
+from exchange.trust.agreements import BODIES, AgreementBook
 
 DOMAIN_MD = Path("/work/shared/design/DOMAIN.md")
 REFERRAL, CLUE_FEEDBACK = "clue.referral.v1", "clue.feedback.v1"

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from exchange.hub import Hub
-from exchange.models import PartnerKey
+from exchange.store.models import PartnerKey
 from keys import SigningKey
 from schemas import examples
 from tests.support import (

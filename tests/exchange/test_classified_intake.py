@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import func, select
 
 from exchange.hub import Hub
-from exchange.models import LogEntry
+from exchange.store.models import LogEntry
 from tests.schemas.test_schemas_classified_disguised import placements
 from tests.support import PartnerKeys, message_count, post_json, problem_code
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from adapters import ExchangeClient, HubError
 from exchange.hub import Hub
-from exchange.models import LogEntry, Message, Partner, PartnerKey
+from exchange.store.models import LogEntry, Message, Partner, PartnerKey
 from keys import SigningKey, load_signing_key, load_verifying_key, save_signing_key
 from keys.merkle import leaf_hash
 from schemas import examples

@@ -27,7 +27,12 @@ import requests
 from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
-from exchange.delivery import (
+from exchange.admin.partners import set_partner_status
+from exchange.errors import ProblemError
+from exchange.hub import Hub
+from exchange.store.models import Delivery, LogEntry, Partner, ReferralCase, Transition
+from exchange.transparency.verify import verify_store
+from exchange.transport.outbox import (
     RETRY_DELAYS,
     SENDING,
     SUSPENDED_WAIT,
@@ -39,11 +44,6 @@ from exchange.delivery import (
     resend,
     set_webhook,
 )
-from exchange.errors import ProblemError
-from exchange.hub import Hub
-from exchange.integrity import verify_store
-from exchange.models import Delivery, LogEntry, Partner, ReferralCase, Transition
-from exchange.partners import set_partner_status
 from keys import SealingError, SignatureInvalid, VerifyingKey, jws
 from schemas import canonical_bytes, examples
 from tests.exchange.test_cli import EXCHANGE, Cli, cli_env

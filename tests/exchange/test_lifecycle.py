@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from adapters import ExchangeClient, HubError
 from exchange.hub import Hub
-from exchange.models import LedgerItem, LogEntry, ReferralCase, ShareUse
+from exchange.store.models import LedgerItem, LogEntry, ReferralCase, ShareUse
 from schemas import examples
 from tests.conftest import Clock
 from tests.support import PartnerKeys, message_count, review

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from exchange.hub import Hub
-from exchange.ledger import CHECKPOINT_TYP, StoredTree, close_log, open_log
-from exchange.models import Checkpoint, LogEntry, Message
+from exchange.store.models import Checkpoint, LogEntry, Message
+from exchange.transparency.log import CHECKPOINT_TYP, StoredTree, close_log, open_log
 from keys import (
     consistency_proof,
     inclusion_proof,

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from adapters import SendResult
 from exchange.hub import Hub
-from exchange.integrity import verify_store
-from exchange.models import LogEntry
+from exchange.store.models import LogEntry
+from exchange.transparency.verify import verify_store
 from schemas import examples
 from tests.support import PartnerKeys
 
@@ -75,8 +75,8 @@ import sys
 from pathlib import Path
 from exchange.config import Config
 from exchange.hub import Hub
-from exchange.integrity import verify_store
-from exchange.ledger import append_one
+from exchange.transparency.verify import verify_store
+from exchange.transparency.log import append_one
 
 url, home, name, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 hub = Hub(Config(home=home, database_url=url))

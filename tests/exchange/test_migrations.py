@@ -13,10 +13,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
 
-from exchange.db import alembic_config, is_initialised, upgrade
 from exchange.hub import Hub
-from exchange.ledger import StoredTree
-from exchange.models import Base
+from exchange.store.db import alembic_config, is_initialised, upgrade
+from exchange.store.models import Base
+from exchange.transparency.log import StoredTree
 from keys.merkle import CompactTree, leaf_hash
 from schemas import canonical_bytes
 

@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from adapters import VerificationFailed
 from exchange.errors import ProblemError
 from exchange.hub import Hub
-from exchange.intake import open_envelope
-from exchange.models import LogEntry, Message, Review
-from exchange.notices import run_notices
-from exchange.tracking import china_today
+from exchange.store.models import LogEntry, Message, Review
+from exchange.supervision.figures import china_today
+from exchange.transport.intake import open_envelope
+from exchange.transport.notices import run_notices
 from keys import jws
 from schemas import canonical_bytes, examples
 from tests.exchange.test_cli import Cli, cli_env

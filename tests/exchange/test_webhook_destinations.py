@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from exchange.delivery import PENDING, set_webhook
-from exchange.destinations import check_webhook_url, is_internal
 from exchange.errors import ProblemError
 from exchange.hub import Hub
-from exchange.models import Delivery, Partner
+from exchange.store.models import Delivery, Partner
+from exchange.transport.destinations import check_webhook_url, is_internal
+from exchange.transport.outbox import PENDING, set_webhook
 from keys import SigningKey
 from tests.exchange.test_cli import Cli, cli_env
 from tests.exchange.test_delivery import (

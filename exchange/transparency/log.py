@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from exchange.models import Checkpoint, LogEntry
+from exchange.store.models import Checkpoint, LogEntry
 from keys.merkle import (
     HASH_SIZE,
     CompactTree,

@@ -10,7 +10,7 @@ Create Date: 2026-11-22 07:04:18.309921
 """
 from alembic import op
 import sqlalchemy as sa
-import exchange.models
+import exchange.store.models
 
 
 revision = '0004'
@@ -23,10 +23,10 @@ def upgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivered_via', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('push_state', sa.String(length=10), nullable=True))
-        batch_op.add_column(sa.Column('next_attempt_at', exchange.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('next_attempt_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True))
         # A default only to fill the existing rows; the hub always writes the column itself.
         batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('last_attempt_at', exchange.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('last_attempt_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('last_duration_ms', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('last_error', sa.String(length=200), nullable=True))
         batch_op.create_index('ix_deliveries_dead_letters', ['recipient'], unique=False, postgresql_where=sa.text("push_state = 'dead'"), sqlite_where=sa.text("push_state = 'dead'"))
@@ -40,7 +40,7 @@ def upgrade() -> None:
     op.execute("UPDATE deliveries SET delivered_via = 'pull' WHERE delivered_at IS NOT NULL")
 
     with op.batch_alter_table('partners', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('webhook_disabled_at', exchange.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('webhook_disabled_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

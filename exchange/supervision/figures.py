@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from exchange.models import (
+from exchange.store.models import (
     LEDGER_STATE,
     Delivery,
     LedgerLine,

@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from exchange.agreements import Agreement, AgreementBook
 from exchange.config import Config
-from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
-from exchange.ledger import format_time
-from exchange.lifecycle import Lifecycles, lifecycle_reads
-from exchange.models import Message
-from exchange.review import log_release
-from exchange.trust import RECEIPT_TYP, HubTrust
-from exchange.writers import IntakeWriter, Stored, Transaction
+from exchange.store.models import Message
+from exchange.supervision.lifecycle import Lifecycles, lifecycle_reads
+from exchange.transparency.log import format_time
+from exchange.transport.review import log_release
+from exchange.transport.writer import IntakeWriter, Stored, Transaction
+from exchange.trust.agreements import Agreement, AgreementBook
+from exchange.trust.directory import KeyLookup
+from exchange.trust.hub_keys import RECEIPT_TYP, HubTrust
 from keys import KeyNotValid, SignatureInvalid, UnknownKey, jws
 from schemas import (
     ClassifiedContent,
@@ -289,7 +289,7 @@ def store_message(
             "size_bytes": len(checked.canonical),
         }
     )
-    # The outbox rows of the transactional outbox (exchange.delivery): a released message's
+    # The outbox rows of the transactional outbox (exchange.transport.outbox): a released message's
     # deliveries to partners with a webhook are due at once; a held one's at its release.
     pushed = checked.pushed if cursor is not None else frozenset()
     rows.deliveries.extend(

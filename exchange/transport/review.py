@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.directory import pushed_recipients
 from exchange.errors import ProblemError
-from exchange.ledger import LogAppender, close_log, open_log
-from exchange.lifecycle import hub_step
-from exchange.models import Message, Review
-from exchange.trust import HubTrust
+from exchange.store.models import Message, Review
+from exchange.supervision.lifecycle import hub_step
+from exchange.transparency.log import LogAppender, close_log, open_log
+from exchange.trust.directory import pushed_recipients
+from exchange.trust.hub_keys import HubTrust
 
 
 def log_release(
@@ -99,7 +99,7 @@ def decide(
             delivery.state = "rejected"
         hub_step(session, message, "rejected", recipients=None, log_index=decided, now=now)
         # Imported here: notices stores through intake, which imports this module.
-        from exchange.notices import review_rejected
+        from exchange.transport.notices import review_rejected
 
         review_rejected(session, log, trust, message, reason=str(reason), now=now)
     else:

@@ -12,7 +12,7 @@ Create Date: 2026-12-02 00:10:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
-import exchange.models
+import exchange.store.models
 
 
 revision = '0005'
@@ -27,8 +27,8 @@ def upgrade() -> None:
     sa.Column('owner', sa.String(length=80), nullable=False),
     sa.Column('ledger_item_id', sa.String(length=64), nullable=False),
     sa.Column('log_index', sa.BigInteger(), nullable=False),
-    sa.Column('received_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('reported_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reported_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('source_doc_number', sa.String(length=100), nullable=False),
     sa.Column('unit_name', sa.String(length=200), nullable=False),

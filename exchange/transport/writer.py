@@ -18,19 +18,8 @@ from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.errors import ProblemError
-from exchange.ledger import (
-    CHECKPOINTS,
-    EDGE,
-    ENTRIES,
-    LOG_LOCK_KEY,
-    NEXT_INDEX,
-    LogAppender,
-    Notary,
-    close_log,
-    edge_tree,
-    open_log,
-)
-from exchange.lifecycle import (
+from exchange.store.models import Delivery, Message, PersonRef
+from exchange.supervision.lifecycle import (
     ANY_SQL,
     CASES,
     ITEMS,
@@ -42,7 +31,18 @@ from exchange.lifecycle import (
     Read,
     load_state,
 )
-from exchange.models import Delivery, Message, PersonRef
+from exchange.transparency.log import (
+    CHECKPOINTS,
+    EDGE,
+    ENTRIES,
+    LOG_LOCK_KEY,
+    NEXT_INDEX,
+    LogAppender,
+    Notary,
+    close_log,
+    edge_tree,
+    open_log,
+)
 
 READ_MODELS = {
     "referral_cases": CASES,

@@ -19,16 +19,16 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from exchange.agreements import Agreement
-from exchange.directory import pushed_recipients
 from exchange.errors import ProblemError
-from exchange.intake import MESSAGE_TYP, Checked, open_envelope, store_message
-from exchange.ledger import LogAppender, close_log, format_time, open_log
-from exchange.lifecycle import Lifecycles, LifecycleState
-from exchange.models import LedgerItem, Message, Partner, ReferralCase
-from exchange.tracking import LEDGER_DONE, REFERRAL_OPEN, china_today
-from exchange.trust import HUB_ID, HubTrust
-from exchange.writers import Transaction
+from exchange.store.models import LedgerItem, Message, Partner, ReferralCase
+from exchange.supervision.figures import LEDGER_DONE, REFERRAL_OPEN, china_today
+from exchange.supervision.lifecycle import Lifecycles, LifecycleState
+from exchange.transparency.log import LogAppender, close_log, format_time, open_log
+from exchange.transport.intake import MESSAGE_TYP, Checked, open_envelope, store_message
+from exchange.transport.writer import Transaction
+from exchange.trust.agreements import Agreement
+from exchange.trust.directory import pushed_recipients
+from exchange.trust.hub_keys import HUB_ID, HubTrust
 from keys import jws
 from schemas import (
     HUB_MESSAGE_TYPES,

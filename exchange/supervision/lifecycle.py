@@ -19,7 +19,7 @@ from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
-from exchange.models import (
+from exchange.store.models import (
     LEDGER_STATE,
     LedgerItem,
     LedgerLine,

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
-from exchange.ledger import Notary, StoredTree, latest_checkpoint, sign_checkpoint
-from exchange.models import LogEntry, Message, PartnerKey
-from exchange.trust import HUB_ID, HubTrust
+from exchange.store.models import LogEntry, Message, PartnerKey
+from exchange.transparency.log import Notary, StoredTree, latest_checkpoint, sign_checkpoint
+from exchange.trust.hub_keys import HUB_ID, HubTrust
 from keys import VerifyingKey, jwk_set, jws
 
 EVIDENCE_FORMAT = "exchange-evidence/1"

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from exchange.errors import ProblemError
-from exchange.ledger import append_one
-from exchange.models import Partner, PartnerKey
+from exchange.store.models import Partner, PartnerKey
+from exchange.transparency.log import append_one
 from keys import VerifyingKey
 from schemas import KID_RE, PARTNER_ID_RE, body_of, partner_of
 

@@ -22,9 +22,17 @@ from flask.cli import FlaskGroup
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from exchange.admin.partners import add_key, add_partner, revoke_key, set_partner_status
 from exchange.app import create_app
 from exchange.config import Config
-from exchange.delivery import (
+from exchange.errors import ProblemError
+from exchange.hub import Hub
+from exchange.store.models import Partner
+from exchange.transparency.evidence import export_evidence
+from exchange.transparency.log import StoredTree, checkpoint_due, format_time, sign_checkpoint
+from exchange.transparency.verify import IntegrityFailure, verify_store
+from exchange.transport.notices import notice_line, run_notices
+from exchange.transport.outbox import (
     PUSH_STATES,
     Dispatcher,
     Tally,
@@ -34,15 +42,7 @@ from exchange.delivery import (
     resend,
     set_webhook,
 )
-from exchange.errors import ProblemError
-from exchange.evidence import export_evidence
-from exchange.hub import Hub
-from exchange.integrity import IntegrityFailure, verify_store
-from exchange.ledger import StoredTree, checkpoint_due, format_time, sign_checkpoint
-from exchange.models import Partner
-from exchange.notices import notice_line, run_notices
-from exchange.partners import add_key, add_partner, revoke_key, set_partner_status
-from exchange.review import decide, pending
+from exchange.transport.review import decide, pending
 from keys import (
     EvidenceInvalid,
     KeysError,
@@ -791,8 +791,8 @@ def _write_report(
     end: datetime | None,
     partner: str | None,
 ) -> None:
-    from exchange.reports import FORMATS, REPORTS
-    from exchange.tracking import Period
+    from exchange.supervision.figures import Period
+    from exchange.supervision.reports import FORMATS, REPORTS
 
     extension = extension or out_path.suffix.removeprefix(".").lower()
     if extension not in FORMATS:

@@ -158,7 +158,7 @@ class Delivery(Base):
     ack_sha256: Mapped[str | None] = mapped_column(String(64))
     # "pull" or "push": how the recipient first got it.
     delivered_via: Mapped[str | None] = mapped_column(String(10))
-    # The outbox (exchange.delivery): null for a recipient that only pulls; else pending,
+    # The outbox (exchange.transport.outbox): null for a recipient that only pulls; else pending,
     # sending (claimed by a worker until next_attempt_at), pushed, dead (dead-lettered) or
     # cancelled (the webhook was disabled or removed).
     push_state: Mapped[str | None] = mapped_column(String(10))

@@ -19,9 +19,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.intake import open_envelope
-from exchange.models import Message, Partner, ReferralCase
-from exchange.tracking import (
+from exchange.store.models import Message, Partner, ReferralCase
+from exchange.supervision.figures import (
     CHINA,
     Period,
     SeenItem,
@@ -35,7 +34,8 @@ from exchange.tracking import (
     stats,
     visible_cases,
 )
-from exchange.trust import HubTrust
+from exchange.transport.intake import open_envelope
+from exchange.trust.hub_keys import HubTrust
 from schemas.clue import DISPOSITIONS, ISSUE_CATEGORIES, REFERRAL_STATES
 from schemas.rectification import (
     RECTIFICATION_CLASSES,

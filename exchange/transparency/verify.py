@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.ledger import CHECKPOINT_TYP, CHECKPOINTS, ENTRIES
-from exchange.models import Message, PartnerKey
-from exchange.trust import HUB_ID, RECEIPT_TYP, HubTrust
+from exchange.store.models import Message, PartnerKey
+from exchange.transparency.log import CHECKPOINT_TYP, CHECKPOINTS, ENTRIES
+from exchange.trust.hub_keys import HUB_ID, RECEIPT_TYP, HubTrust
 from keys import KeysError, VerifyingKey, jwks_resolver, jws, static_resolver
 from keys.merkle import CompactTree, leaf_hash
 

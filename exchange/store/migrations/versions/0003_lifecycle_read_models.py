@@ -6,7 +6,7 @@ Create Date: 2026-11-22 06:11:31.642336
 """
 from alembic import op
 import sqlalchemy as sa
-import exchange.models
+import exchange.store.models
 
 
 revision = '0003'
@@ -34,10 +34,10 @@ def upgrade() -> None:
     sa.Column('amount_rectified', sa.Numeric(precision=18, scale=2), nullable=False),
     sa.Column('rules_made', sa.Integer(), nullable=False),
     sa.Column('persons_held_accountable', sa.Integer(), nullable=False),
-    sa.Column('first_reported_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
-    sa.Column('reported_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('first_reported_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('reported_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('last_message_id', sa.String(length=64), nullable=False),
-    sa.Column('notified_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('notified_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('owner', 'ledger_item_id')
     )
     op.create_table('transitions',
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('from_state', sa.String(length=20), nullable=True),
     sa.Column('to_state', sa.String(length=20), nullable=False),
     sa.Column('detail', sa.String(length=40), nullable=True),
-    sa.Column('at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('kind', 'owner', 'key', 'log_index', 'party')
     )
     op.create_table('referral_cases',
@@ -59,17 +59,17 @@ def upgrade() -> None:
     sa.Column('sender', sa.String(length=80), nullable=False),
     sa.Column('referral_id', sa.String(length=64), nullable=False),
     sa.Column('issue_category', sa.String(length=40), nullable=False),
-    sa.Column('sent_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('feedback_due', sa.Date(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('disposition', sa.String(length=40), nullable=True),
-    sa.Column('released_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('first_feedback_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('concluded_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('released_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('first_feedback_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('concluded_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('persons_handled', sa.Integer(), nullable=False),
     sa.Column('recovered_amount', sa.Numeric(precision=18, scale=2), nullable=False),
-    sa.Column('notified_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('notified_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ),
     sa.PrimaryKeyConstraint('message_id', 'recipient')
     )
@@ -83,12 +83,12 @@ def upgrade() -> None:
     sa.Column('sender', sa.String(length=80), nullable=False),
     sa.Column('share_id', sa.String(length=64), nullable=False),
     sa.Column('share_type', sa.String(length=40), nullable=False),
-    sa.Column('sent_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('used_for', sa.String(length=400), nullable=True),
-    sa.Column('first_feedback_at', exchange.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('first_feedback_at', exchange.store.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('feedbacks', sa.Integer(), nullable=False),
-    sa.Column('updated_at', exchange.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', exchange.store.models.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ),
     sa.PrimaryKeyConstraint('message_id', 'recipient')
     )

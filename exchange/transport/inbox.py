@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from exchange.directory import KeyLookup
 from exchange.errors import ProblemError
-from exchange.intake import open_envelope
-from exchange.ledger import LogAppender, close_log, open_log
-from exchange.lifecycle import hub_step
-from exchange.models import Delivery, Message
-from exchange.trust import HubTrust
+from exchange.store.models import Delivery, Message
+from exchange.supervision.lifecycle import hub_step
+from exchange.transparency.log import LogAppender, close_log, open_log
+from exchange.transport.intake import open_envelope
+from exchange.trust.directory import KeyLookup
+from exchange.trust.hub_keys import HubTrust
 from keys import KeysError, jws
 from schemas import MESSAGE_ID_RE
 

@@ -9,7 +9,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from exchange.models import Partner, PartnerKey
+from exchange.store.models import Partner, PartnerKey
 from keys import KeyNotValid, UnknownKey, VerifyingKey
 from schemas import partner_of
 

@@ -29,17 +29,17 @@ import requests
 from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from exchange.destinations import (
+from exchange.errors import ProblemError
+from exchange.store.models import Delivery, Message, Partner
+from exchange.supervision.lifecycle import hub_step
+from exchange.transparency.log import LogAppender, close_log, format_time, open_log
+from exchange.transport.destinations import (
     InternalDestination,
     check_webhook_url,
     guarded_session,
 )
-from exchange.directory import WEBHOOK_ACTIVE
-from exchange.errors import ProblemError
-from exchange.ledger import LogAppender, close_log, format_time, open_log
-from exchange.lifecycle import hub_step
-from exchange.models import Delivery, Message, Partner
-from exchange.trust import HubTrust
+from exchange.trust.directory import WEBHOOK_ACTIVE
+from exchange.trust.hub_keys import HubTrust
 from keys import KeysError, SigningKey
 
 log = logging.getLogger(__name__)
