@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, g, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
+from exchange.api.problems import http_problem_response, problem_response
 from exchange.config import Config
-from exchange.errors import PROBLEM_MEDIA_TYPE, ProblemError
+from exchange.errors import BadRequest, ExchangeError, Unavailable
 from exchange.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -98,18 +99,9 @@ def _close_reader(_error: BaseException | None) -> None:
         reader.close()
 
 
-def problem_response(error: ProblemError) -> Response:
-    """Render a refusal as ``application/problem+json``."""
-    response = Response(
-        json.dumps(error.to_problem()), status=error.status, mimetype=PROBLEM_MEDIA_TYPE
-    )
-    response.headers.update(error.headers)
-    return response
-
-
 def _register_error_handlers(app: Flask) -> None:
     # Registered after flask-smorest's own, so these win.
-    app.register_error_handler(ProblemError, problem_response)
+    app.register_error_handler(ExchangeError, problem_response)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -117,14 +109,14 @@ def _register_error_handlers(app: Flask) -> None:
         messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
         errors = _flatten(messages) if messages else None
         detail = error.description
-        headers = {}
+        headers: dict[str, str] = {}
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 §15.5.6
         if code == "schema-invalid":
             in_request = isinstance(messages, dict) and set(messages) <= _PARAMETER_LOCATIONS
             detail = "Invalid request parameters." if in_request else None
-        return problem_response(
-            ProblemError(code, detail, status=error.code, errors=errors, headers=headers)
+        return http_problem_response(
+            code, detail, status=error.code or 500, errors=errors, headers=headers
         )
 
     @app.errorhandler(DataError)
@@ -132,23 +124,19 @@ def _register_error_handlers(app: Flask) -> None:
         # The schemas refuse what a column cannot hold; should a value slip past them, it is
         # the client's input, not the hub's failure.
         log.warning("value refused by the store: %s", error.orig.__class__.__name__)
-        return problem_response(ProblemError("bad-request", "A value cannot be stored."))
+        return problem_response(BadRequest("A value cannot be stored."))
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError) -> Response:
         if not error.connection_invalidated and not isinstance(error, OperationalError):
             return _unexpected(error)
         log.warning("database unavailable: %s", error.__class__.__name__)
-        return problem_response(
-            ProblemError(
-                "unavailable", "The store is unavailable; retry.", headers={"Retry-After": "5"}
-            )
-        )
+        return problem_response(Unavailable("The store is unavailable; retry."))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error")
-        return problem_response(ProblemError("internal-error"))
+        return problem_response(ExchangeError())
 
 
 # webargs' locations: the first level of its error messages.

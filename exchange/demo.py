@@ -25,7 +25,7 @@ from exchange.config import Config
 from exchange.hub import Hub
 from exchange.store.models import Delivery, Message
 from exchange.supervision.figures import Period, stats
-from exchange.transparency.log import StoredTree
+from exchange.transparency.tree import StoredTree
 from exchange.transparency.verify import IntegrityFailure, verify_store
 from exchange.transport.review import decide
 from keys import SigningKey, save_signing_key

@@ -1,67 +1,156 @@
-"""Problem details (RFC 9457): the one error type the hub raises toward partners."""
+"""The refusals the hub's domain raises: one base, one class per problem type of PROTOCOL §8.
+
+They carry what a refusal says — a detail for a person, field errors by JSON path, extension
+members — and nothing of HTTP: the API renders them as RFC 9457 problem documents
+(`exchange.api.problems`), the CLI as one line.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-# code -> (HTTP status, title). PROTOCOL.md §8 is the list of codes.
-PROBLEM_CODES: dict[str, tuple[int, str]] = {
-    "invalid-json": (400, "Request body is not valid JSON"),
-    "bad-request": (400, "Bad request"),
-    "schema-invalid": (422, "Message does not match its schema"),
-    "signature-invalid": (422, "Message signature is invalid"),
-    "request-signature-invalid": (401, "Request signature is invalid"),
-    "unknown-key": (401, "Signing key is not known"),
-    "key-not-valid": (401, "Signing key is revoked or outside its validity window"),
-    "sender-mismatch": (422, "Sender does not match the signing key"),
-    "route-not-allowed": (403, "No agreement allows this route"),
-    "classified-content-refused": (422, "Classified content is refused"),
-    "duplicate-conflict": (409, "Message id already used for different content"),
-    "payload-too-large": (413, "Payload too large"),
-    "not-found": (404, "Not found"),
-    "method-not-allowed": (405, "Method not allowed"),
-    "invalid-transition": (409, "Transition not allowed"),
-    "rate-limited": (429, "Too many requests"),
-    "unavailable": (503, "Service unavailable"),
-    "internal-error": (500, "Internal error"),
-}
+from typing import Any, ClassVar
 
 
-class ProblemError(Exception):
-    """A refusal that is rendered as ``application/problem+json``."""
+class ExchangeError(Exception):
+    """A refusal; ``code`` is its problem type (``urn:exchange:error:<code>``)."""
+
+    code: ClassVar[str] = "internal-error"
+    default_detail: ClassVar[str] = "Internal error"
 
     def __init__(
         self,
-        code: str,
         detail: str | None = None,
         *,
-        status: int | None = None,
         errors: dict[str, list[str]] | None = None,
-        headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        default_status, title = PROBLEM_CODES[code]
-        super().__init__(detail or title)
-        self.code = code
-        self.status = status or default_status
-        self.title = title
-        self.detail = detail or title
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
         self.errors = errors
-        self.headers = headers or {}
         # RFC 9457 §3.2 extension members, e.g. the current and attempted state.
         self.extra = extra or {}
 
-    def to_problem(self) -> dict[str, Any]:
-        """The RFC 9457 document."""
-        problem: dict[str, Any] = {
-            "type": f"urn:exchange:error:{self.code}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            problem["errors"] = self.errors
-        problem.update(self.extra)
-        return problem
+
+class InvalidJson(ExchangeError):
+    """The body is not one I-JSON text."""
+
+    code = "invalid-json"
+    default_detail = "Request body is not valid JSON"
+
+
+class BadRequest(ExchangeError):
+    """A request that makes no sense as given."""
+
+    code = "bad-request"
+    default_detail = "Bad request"
+
+
+class SchemaInvalid(ExchangeError):
+    """A message or request does not match its schema; ``errors`` names the fields."""
+
+    code = "schema-invalid"
+    default_detail = "Message does not match its schema"
+
+
+class SignatureInvalid(ExchangeError):
+    """A message's JWS (or an ack's) does not verify."""
+
+    code = "signature-invalid"
+    default_detail = "Message signature is invalid"
+
+
+class RequestSignatureInvalid(ExchangeError):
+    """A request's RFC 9421 signature is missing, malformed, stale or wrong."""
+
+    code = "request-signature-invalid"
+    default_detail = "Request signature is invalid"
+
+
+class UnregisteredKey(ExchangeError):
+    """The signing key's kid is not registered."""
+
+    code = "unknown-key"
+    default_detail = "Signing key is not known"
+
+
+class KeyNotAccepted(ExchangeError):
+    """The signing key is revoked, outside its window, or its partner suspended."""
+
+    code = "key-not-valid"
+    default_detail = "Signing key is revoked or outside its validity window"
+
+
+class SenderMismatch(ExchangeError):
+    """``from`` is not the partner of the signing key or of the request."""
+
+    code = "sender-mismatch"
+    default_detail = "Sender does not match the signing key"
+
+
+class RouteNotAllowed(ExchangeError):
+    """No agreement allows this route, or a recipient is not an active partner."""
+
+    code = "route-not-allowed"
+    default_detail = "No agreement allows this route"
+
+
+class ClassifiedContentRefused(ExchangeError):
+    """State-secret content: the hub carries non-classified data only."""
+
+    code = "classified-content-refused"
+    default_detail = "Classified content is refused"
+
+
+class DuplicateConflict(ExchangeError):
+    """A message id already stored with another digest."""
+
+    code = "duplicate-conflict"
+    default_detail = "Message id already used for different content"
+
+
+class PayloadTooLarge(ExchangeError):
+    """Over the size limits (1 MiB a message, 8 MiB a batch)."""
+
+    code = "payload-too-large"
+    default_detail = "Payload too large"
+
+
+class NotFound(ExchangeError):
+    """Nothing by that name, or nothing by that name for the caller."""
+
+    code = "not-found"
+    default_detail = "Not found"
+
+
+class InvalidTransition(ExchangeError):
+    """A lifecycle step that may not follow the current state."""
+
+    code = "invalid-transition"
+    default_detail = "Transition not allowed"
+
+    def __init__(
+        self, detail: str | None = None, *, current: str | None = None, attempted: str | None = None
+    ) -> None:
+        extra = {} if current is None else {"current": current, "attempted": attempted}
+        super().__init__(detail, extra=extra)
+
+
+class RateLimited(ExchangeError):
+    """Too many requests; retry after ``retry_after`` seconds."""
+
+    code = "rate-limited"
+    default_detail = "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Unavailable(ExchangeError):
+    """The store (or another dependency) does not answer; retry after ``retry_after`` s."""
+
+    code = "unavailable"
+    default_detail = "Service unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.config import Config
 from exchange.store.db import make_engine, make_sessionmaker, sqlite_file, upgrade
-from exchange.transparency.log import Notary
+from exchange.store.writer import Store
+from exchange.transparency.checkpoints import Notary
 from exchange.transport.intake import Intake
-from exchange.transport.writer import writer_for
 from exchange.trust.agreements import AgreementBook
 from exchange.trust.hub_keys import HubTrust
 
@@ -76,12 +76,12 @@ class Hub:
     @cached_property
     def intake(self) -> Intake:
         """The submission pipeline."""
-        return Intake(
-            writer_for(self.engine, self.sessions, self.notary),
-            self.trust,
-            self.agreements,
-            self.config,
-        )
+        return Intake(self.store, self.notary, self.trust, self.agreements, self.config)
+
+    @cached_property
+    def store(self) -> Store:
+        """Write transactions on the hub's database."""
+        return Store(self.engine, self.sessions)
 
     def initialise(self) -> list[str]:
         """Create the store's schema and the hub's secrets if absent; return what was made.

@@ -6,10 +6,11 @@ from urllib.parse import quote
 
 from flask import g, request
 
-from exchange.errors import ProblemError
+import keys
+from exchange.errors import KeyNotAccepted, RequestSignatureInvalid, UnregisteredKey
 from exchange.hub import current_hub
 from exchange.trust.directory import KeyLookup
-from keys import HttpRequest, KeyNotValid, RequestSignatureInvalid, UnknownKey, httpsig
+from keys import HttpRequest, httpsig
 from schemas import partner_of
 
 REQUIRED_COMPONENTS = ("@method", "@path", "@query")
@@ -46,14 +47,12 @@ def authenticate_partner() -> None:
             max_skew=the_hub.config.clock_skew_seconds,
             required=REQUIRED_COMPONENTS,
         )
-    except UnknownKey:
-        raise ProblemError("unknown-key", "The request's keyid is not a registered key.") from None
-    except KeyNotValid:
-        raise ProblemError(
-            "key-not-valid", "The request's key is revoked or not valid now."
-        ) from None
-    except RequestSignatureInvalid as invalid:
-        raise ProblemError("request-signature-invalid", invalid.reason) from None
+    except keys.UnknownKey:
+        raise UnregisteredKey("The request's keyid is not a registered key.") from None
+    except keys.KeyNotValid:
+        raise KeyNotAccepted("The request's key is revoked or not valid now.") from None
+    except keys.RequestSignatureInvalid as invalid:
+        raise RequestSignatureInvalid(invalid.reason) from None
     g.kid = verified.kid
     g.key_lookup = lookup
     g.partner_id = partner_of(verified.kid)

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from exchange.api import metrics
-from exchange.errors import ProblemError
+from exchange.errors import Unavailable
 from exchange.hub import current_hub
 
 blp = Blueprint("health", __name__)
@@ -25,9 +25,7 @@ def readyz() -> Response:
         with current_hub().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:
-        raise ProblemError(
-            "unavailable", "The database does not answer.", headers={"Retry-After": "5"}
-        ) from None
+        raise Unavailable("The database does not answer.") from None
     return jsonify(status="ready")
 
 

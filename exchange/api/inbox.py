@@ -9,8 +9,9 @@ from flask_smorest import Blueprint
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.messages import json_body
+from exchange.api.problems import problem_document
 from exchange.api.schemas import AckResultsSchema, AcksSchema, InboxQuerySchema, InboxSchema
-from exchange.errors import ProblemError
+from exchange.errors import SchemaInvalid
 from exchange.hub import current_hub
 from exchange.transport.inbox import acknowledge, pull
 
@@ -51,7 +52,14 @@ def acks() -> Any:
         or set(body) != {"acks"}
         or not 1 <= len(body["acks"]) <= 500
     ):
-        raise ProblemError("schema-invalid", errors={"acks": ["Expected 1..500 acks."]})
+        raise SchemaInvalid(errors={"acks": ["Expected 1..500 acks."]})
     with the_hub.sessions.begin() as session:
         results = acknowledge(session, g.partner_id, body["acks"], now=the_hub.now())
-    return {"results": results}
+    return {
+        "results": [
+            {"id": r.id, "status": "acked"}
+            if r.refusal is None
+            else {"id": r.id, "error": problem_document(r.refusal)}
+            for r in results
+        ]
+    }

@@ -21,16 +21,13 @@ from exchange.api.schemas import (
     LogEntryPathSchema,
     LogEntrySchema,
 )
-from exchange.errors import ProblemError
+from exchange.errors import NotFound
 from exchange.hub import current_hub
 from exchange.store.models import Message
-from exchange.transparency.log import (
-    ProofOutOfRange,
-    StoredTree,
-    format_time,
-    latest_checkpoint,
-    sign_checkpoint,
-)
+from exchange.transparency.checkpoints import latest_checkpoint
+from exchange.transparency.log import format_time
+from exchange.transparency.tree import StoredTree
+from exchange.transparency.window import sign_checkpoint
 from schemas import partner_of
 
 blp = Blueprint("log", __name__, url_prefix="/v1/log", description="The transparency log")
@@ -69,10 +66,7 @@ def inclusion(query: dict[str, Any]) -> Any:
     """The audit path of one entry in the tree of ``tree_size`` entries (RFC 9162 §2.1.3)."""
     tree = StoredTree(g.reader.connection())
     index, size = query["index"], query["tree_size"]
-    try:
-        hashes = tree.inclusion(index, size)
-    except ProofOutOfRange as out:
-        raise ProblemError("bad-request", str(out)) from None
+    hashes = tree.inclusion(index, size)  # ProofOutOfRange is a BadRequest
     row = tree.entry(index)
     return {
         "index": index,
@@ -88,10 +82,7 @@ def inclusion(query: dict[str, Any]) -> Any:
 def consistency(query: dict[str, Any]) -> Any:
     """The proof that the tree of ``first`` entries is a prefix of ``second`` (§2.1.4)."""
     first, second = query["first"], query["second"]
-    try:
-        hashes = StoredTree(g.reader.connection()).consistency(first, second)
-    except ProofOutOfRange as out:
-        raise ProblemError("bad-request", str(out)) from None
+    hashes = StoredTree(g.reader.connection()).consistency(first, second)
     return {"first": first, "second": second, "hashes": [h.hex() for h in hashes]}
 
 
@@ -103,10 +94,10 @@ def entry(path: dict[str, Any], **_view_args: Any) -> Any:
     index: int = path["index"]
     row = StoredTree(g.reader.connection()).entry(index)
     if row is None:
-        raise ProblemError("not-found", "No such entry for you.")
+        raise NotFound("No such entry for you.")
     content = json.loads(row.entry)
     if not _concerns(g.reader, content, g.partner_id):
-        raise ProblemError("not-found", "No such entry for you.")
+        raise NotFound("No such entry for you.")
     return {"index": index, "entry": content, "leaf_hash": row.leaf_hash.hex()}
 
 

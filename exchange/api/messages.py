@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.metrics import count_refusal, count_submission
+from exchange.api.problems import problem_document
 from exchange.api.schemas import (
     AcceptedSchema,
     BatchResultSchema,
@@ -21,12 +22,12 @@ from exchange.api.schemas import (
     ProblemSchema,
     SubmissionSchema,
 )
-from exchange.errors import ProblemError
+from exchange.errors import ExchangeError, InvalidJson, NotFound, PayloadTooLarge, SchemaInvalid
 from exchange.hub import current_hub
 from exchange.store.models import Delivery, LogEntry, Message
 from exchange.transparency.evidence import export_evidence
 from exchange.transparency.log import format_time
-from exchange.transport.intake import open_envelope
+from exchange.trust.envelopes import open_envelope
 from schemas import JsonInvalid, parse_json
 
 blp = Blueprint("messages", __name__, url_prefix="/v1", description="Submit and read messages")
@@ -39,12 +40,12 @@ def json_body(limit: int) -> Any:
     """The request body parsed as JSON, after the size check (the signature is already verified)."""
     body = request.get_data(cache=True)
     if len(body) > limit:
-        raise ProblemError("payload-too-large", f"The body may not exceed {limit} bytes.")
+        raise PayloadTooLarge(f"The body may not exceed {limit} bytes.")
     try:
         return parse_json(body)
     except JsonInvalid as invalid:
         errors = None if invalid.path is None else {invalid.path: [invalid.reason]}
-        raise ProblemError("invalid-json", invalid.reason, errors=errors) from None
+        raise InvalidJson(invalid.reason, errors=errors) from None
 
 
 @blp.route("/messages", methods=["POST"])
@@ -63,7 +64,7 @@ def submit() -> Any:
         outcome = the_hub.intake.submit(
             g.partner_id, json_body(limit), lookup=g.key_lookup, now=the_hub.now()
         )
-    except ProblemError as refusal:
+    except ExchangeError as refusal:
         count_refusal(refusal.code)
         raise
     count_submission(outcome.status, created=outcome.created)
@@ -85,23 +86,24 @@ def submit_batch() -> Any:
         or set(body) != {"messages"}
         or not isinstance(body["messages"], list)
     ):
-        raise ProblemError("schema-invalid", errors={"messages": ['Expected {"messages": [...]}.']})
+        raise SchemaInvalid(errors={"messages": ['Expected {"messages": [...]}.']})
     items = body["messages"]
     if not 1 <= len(items) <= the_hub.config.max_batch_items:
-        raise ProblemError(
-            "schema-invalid", errors={"messages": ["Between 1 and 100 messages per batch."]}
-        )
+        raise SchemaInvalid(errors={"messages": ["Between 1 and 100 messages per batch."]})
     results = the_hub.intake.submit_batch(
         g.partner_id, items, lookup=g.key_lookup, now=the_hub.now()
     )
     out: list[dict[str, Any]] = []
     for item, result in zip(items, results, strict=True):
-        if isinstance(result, ProblemError):
+        if isinstance(result, ExchangeError):
             count_refusal(result.code)
             envelope = item.get("envelope") if isinstance(item, dict) else None
             item_id = envelope.get("id") if isinstance(envelope, dict) else None
             out.append(
-                {"id": item_id if isinstance(item_id, str) else None, "error": result.to_problem()}
+                {
+                    "id": item_id if isinstance(item_id, str) else None,
+                    "error": problem_document(result),
+                }
             )
         else:
             count_submission(result.status, created=result.created)
@@ -117,7 +119,7 @@ def read(message_id: str) -> Any:
     session = g.reader
     message = session.get(Message, message_id)
     if message is None or not may_read(message, g.partner_id):
-        raise ProblemError("not-found", "No such message for you.")
+        raise NotFound("No such message for you.")
     events = session.scalars(
         select(LogEntry.entry).where(LogEntry.message_id == message.id).order_by(LogEntry.index)
     )
@@ -179,7 +181,7 @@ def evidence(message_id: str) -> Any:
     the_hub = current_hub()
     message = g.reader.get(Message, message_id)
     if message is None or not may_read(message, g.partner_id):
-        raise ProblemError("not-found", "No such message for you.")
+        raise NotFound("No such message for you.")
     with the_hub.sessions.begin() as session:
         return export_evidence(
             session, the_hub.trust, the_hub.notary, message_id, now=the_hub.now()

@@ -25,7 +25,25 @@ from sqlalchemy.exc import DBAPIError
 from exchange.admin.partners import add_key, add_partner, revoke_key, set_partner_status
 from exchange.app import create_app
 from exchange.config import Config
-from exchange.errors import ProblemError
+from exchange.errors import (
+    BadRequest,
+    ClassifiedContentRefused,
+    DuplicateConflict,
+    ExchangeError,
+    InvalidJson,
+    InvalidTransition,
+    KeyNotAccepted,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RequestSignatureInvalid,
+    RouteNotAllowed,
+    SchemaInvalid,
+    SenderMismatch,
+    SignatureInvalid,
+    Unavailable,
+    UnregisteredKey,
+)
 from exchange.hub import Hub
 from exchange.store.models import Partner
 from exchange.transparency.evidence import export_evidence
@@ -413,7 +431,7 @@ def _refusals() -> Iterator[None]:
     """Turn the hub's refusals into a one-line CLI error."""
     try:
         yield
-    except ProblemError as refusal:
+    except ExchangeError as refusal:
         raise click.ClickException(refusal.detail) from None
 
 

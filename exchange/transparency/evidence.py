@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.errors import ProblemError
+from exchange.errors import NotFound
 from exchange.store.models import LogEntry, Message, PartnerKey
-from exchange.transparency.log import Notary, StoredTree, latest_checkpoint, sign_checkpoint
+from exchange.transparency.checkpoints import Notary, latest_checkpoint
+from exchange.transparency.tree import StoredTree
+from exchange.transparency.window import sign_checkpoint
 from exchange.trust.hub_keys import HUB_ID, HubTrust
 from keys import VerifyingKey, jwk_set, jws
 
@@ -28,7 +30,7 @@ def export_evidence(
     """The evidence bundle of one message, proved against a checkpoint covering its entries."""
     message = session.get(Message, message_id)
     if message is None:
-        raise ProblemError("not-found", f"No message {message_id}.")
+        raise NotFound(f"No message {message_id}.")
     entries: list[tuple[int, bytes]] = list(
         session.execute(
             select(LogEntry.index, LogEntry.entry)

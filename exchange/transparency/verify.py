@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.store.models import Message, PartnerKey
-from exchange.transparency.log import CHECKPOINT_TYP, CHECKPOINTS, ENTRIES
+from exchange.transparency.checkpoints import CHECKPOINT_TYP, CHECKPOINTS
+from exchange.transparency.tree import ENTRIES
 from exchange.trust.hub_keys import HUB_ID, RECEIPT_TYP, HubTrust
 from keys import KeysError, VerifyingKey, jwks_resolver, jws, static_resolver
 from keys.merkle import CompactTree, leaf_hash

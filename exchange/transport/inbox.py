@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from exchange.errors import ProblemError
-from exchange.store.models import Delivery, Message
-from exchange.supervision.lifecycle import hub_step
-from exchange.transparency.log import LogAppender, close_log, open_log
-from exchange.transport.intake import open_envelope
+from exchange.errors import ExchangeError, NotFound, SchemaInvalid, SignatureInvalid
+from exchange.store.models import Delivery
+from exchange.supervision.hub_events import HubStep, apply_hub_steps
+from exchange.supervision.states import HubEvent
+from exchange.transparency.window import LogWindow, session_window
+from exchange.transport.release import DELIVERIES
 from exchange.trust.directory import KeyLookup
+from exchange.trust.envelopes import open_envelope
 from exchange.trust.hub_keys import HubTrust
 from keys import KeysError, jws
 from schemas import MESSAGE_ID_RE
@@ -48,28 +51,38 @@ def pull(
     deliveries = list(session.scalars(query))
     first_pulls = [d for d in deliveries if d.delivered_at is None]
     if first_pulls:
-        log = open_log(session)
-        for delivery in first_pulls:
-            delivery.delivered_at = now
-            delivery.delivered_via = "pull"
-            delivery.state = "delivered"
-            pulled = log.append(
-                at=now,
-                actor=recipient,
-                action="message:pulled",
-                message_id=delivery.message_id,
-                type=delivery.message.type,
-                envelope_sha256=delivery.message.envelope_sha256,
-            )
-            hub_step(
-                session,
-                delivery.message,
-                "delivered",
-                recipients=[recipient],
-                log_index=pulled,
-                now=now,
-            )
-        close_log(session, log, now)
+        # The log lock only when a pull changes something: most pages are read again.
+        with session_window(session, now) as window:
+            steps = []
+            for delivery in first_pulls:
+                window.changes.update(
+                    DELIVERIES,
+                    {
+                        "message_id": delivery.message_id,
+                        "recipient": recipient,
+                        "delivered_at": now,
+                        "delivered_via": "pull",
+                        "state": "delivered",
+                    },
+                )
+                pulled = window.log.append(
+                    at=now,
+                    actor=recipient,
+                    action="message:pulled",
+                    message_id=delivery.message_id,
+                    type=delivery.message.type,
+                    envelope_sha256=delivery.message.envelope_sha256,
+                )
+                steps.append(
+                    HubStep(
+                        delivery.message_id,
+                        delivery.message.type,
+                        HubEvent.DELIVERED,
+                        (recipient,),
+                        pulled,
+                    )
+                )
+            apply_hub_steps(window.transaction, window.changes, steps, now=now)
     items = [
         {
             "cursor": str(d.cursor),
@@ -84,35 +97,55 @@ def pull(
     return items, next_cursor
 
 
+@dataclass(frozen=True)
+class AckResult:
+    """One ack's outcome: acked, or the refusal (the others go on)."""
+
+    id: str | None
+    refusal: ExchangeError | None = None
+
+
 def acknowledge(
     session: Session, recipient: str, acks: list[Any], *, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[AckResult]:
     """Verify and keep each signed ack; acking twice is harmless (the first ack is kept)."""
     resolve = KeyLookup(session, now, partner_id=recipient)
-    results: list[dict[str, Any]] = []
-    log = open_log(session)
-    for item in acks:
-        message_id = item.get("id") if isinstance(item, dict) else None
-        try:
-            results.append(_ack_one(session, log, resolve, recipient, item, now))
-        except ProblemError as refusal:
-            results.append({"id": message_id, "error": refusal.to_problem()})
-    close_log(session, log, now)
+    results: list[AckResult] = []
+    with session_window(session, now) as window:
+        acked: set[str] = set()
+        steps: list[HubStep] = []
+        for item in acks:
+            message_id = item.get("id") if isinstance(item, dict) else None
+            try:
+                step = _ack_one(session, window, resolve, recipient, item, acked, now)
+            except ExchangeError as refusal:
+                results.append(AckResult(message_id, refusal))
+                continue
+            if step is not None:
+                steps.append(step)
+            results.append(AckResult(item["id"]))
+        apply_hub_steps(window.transaction, window.changes, steps, now=now)
     return results
 
 
 def _ack_one(
-    session: Session, log: LogAppender, resolve: KeyLookup, recipient: str, item: Any, now: datetime
-) -> dict[str, Any]:
+    session: Session,
+    window: LogWindow,
+    resolve: KeyLookup,
+    recipient: str,
+    item: Any,
+    acked: set[str],
+    now: datetime,
+) -> HubStep | None:
     if not (
         isinstance(item, dict)
         and isinstance(item.get("id"), str)
         and isinstance(item.get("ack"), str)
         and set(item) == {"id", "ack"}
     ):
-        raise ProblemError("schema-invalid", errors={"": ['Expected {"id", "ack"}.']})
+        raise SchemaInvalid(errors={"": ['Expected {"id", "ack"}.']})
     if MESSAGE_ID_RE.match(item["id"]) is None:
-        raise ProblemError("schema-invalid", errors={"id": ["Not a valid message id."]})
+        raise SchemaInvalid(errors={"id": ["Not a valid message id."]})
     delivery = session.scalars(
         select(Delivery).where(
             Delivery.message_id == item["id"],
@@ -121,37 +154,43 @@ def _ack_one(
         )
     ).one_or_none()
     if delivery is None:
-        raise ProblemError("not-found", "No released message with this id for you.")
-    message: Message = delivery.message
+        raise NotFound("No released message with this id for you.")
+    message = delivery.message
     try:
         _header, payload = jws.verify_compact(item["ack"], resolve, typ=ACK_TYP)
         claims = json.loads(payload)
     except (KeysError, ValueError):
-        raise ProblemError("signature-invalid", "The ack does not verify with your key.") from None
+        raise SignatureInvalid("The ack does not verify with your key.") from None
     if (
         not isinstance(claims, dict)
         or claims.get("id") != message.id
         or claims.get("envelope_sha256") != message.envelope_sha256
         or not isinstance(claims.get("acked_at"), str)
     ):
-        raise ProblemError(
-            "signature-invalid", "The ack must sign this message's id and envelope_sha256."
-        )
-    if delivery.acked_at is None:
-        ack_sha256 = hashlib.sha256(item["ack"].encode()).hexdigest()
-        delivery.ack = item["ack"]
-        delivery.ack_sha256 = ack_sha256
-        delivery.acked_at = now
-        delivery.state = "acked"
-        delivery.delivered_at = delivery.delivered_at or now
-        acked = log.append(
-            at=now,
-            actor=recipient,
-            action="message:acked",
-            message_id=message.id,
-            type=message.type,
-            envelope_sha256=message.envelope_sha256,
-            ack_sha256=ack_sha256,
-        )
-        hub_step(session, message, "acked", recipients=[recipient], log_index=acked, now=now)
-    return {"id": message.id, "status": "acked"}
+        raise SignatureInvalid("The ack must sign this message's id and envelope_sha256.")
+    if delivery.acked_at is not None or message.id in acked:
+        return None
+    acked.add(message.id)
+    ack_sha256 = hashlib.sha256(item["ack"].encode()).hexdigest()
+    window.changes.update(
+        DELIVERIES,
+        {
+            "message_id": message.id,
+            "recipient": recipient,
+            "ack": item["ack"],
+            "ack_sha256": ack_sha256,
+            "acked_at": now,
+            "state": "acked",
+            "delivered_at": delivery.delivered_at or now,
+        },
+    )
+    index = window.log.append(
+        at=now,
+        actor=recipient,
+        action="message:acked",
+        message_id=message.id,
+        type=message.type,
+        envelope_sha256=message.envelope_sha256,
+        ack_sha256=ack_sha256,
+    )
+    return HubStep(message.id, message.type, HubEvent.ACKED, (recipient,), index)

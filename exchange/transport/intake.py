@@ -1,26 +1,49 @@
-"""Intake: verify → validate → route → store → log → receipt, for one message or a batch."""
+"""Intake: verify → validate → route → store → log → receipt, for one message or a batch.
+
+Everything that needs no write is checked first (``check``); the good ones are then stored in
+one log window: the lock, the log's head, the ids already stored and every read-model row the
+batch concerns in one round trip; the lifecycle checks and steps under the lock; the rows,
+entries and receipts flushed with the commit.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from exchange.config import Config
-from exchange.errors import ProblemError
-from exchange.store.models import Message
-from exchange.supervision.lifecycle import Lifecycles, lifecycle_reads
+from exchange.errors import (
+    ClassifiedContentRefused,
+    DuplicateConflict,
+    ExchangeError,
+    KeyNotAccepted,
+    PayloadTooLarge,
+    RouteNotAllowed,
+    SchemaInvalid,
+    SenderMismatch,
+    SignatureInvalid,
+    UnregisteredKey,
+)
+from exchange.store.models import Delivery, Message, PersonRef
+from exchange.store.rows import DeliveryRow, MessageRow
+from exchange.store.writer import Store, among
+from exchange.supervision import lifecycles
+from exchange.supervision.lifecycles import LifecycleState, Step, lifecycle_of
+from exchange.transparency.checkpoints import Notary
 from exchange.transparency.log import format_time
-from exchange.transport.review import log_release
-from exchange.transport.writer import IntakeWriter, Stored, Transaction
+from exchange.transparency.window import LogWindow, log_window
+from exchange.transport.release import log_release
 from exchange.trust.agreements import Agreement, AgreementBook
 from exchange.trust.directory import KeyLookup
 from exchange.trust.hub_keys import RECEIPT_TYP, HubTrust
-from keys import KeyNotValid, SignatureInvalid, UnknownKey, jws
+from keys import KeyNotValid, UnknownKey, jws
+from keys import SignatureInvalid as JwsInvalid
 from schemas import (
     ClassifiedContent,
     Envelope,
@@ -34,6 +57,9 @@ from schemas import (
 )
 
 MESSAGE_TYP = "exchange-message+jws"
+MESSAGES = cast(Table, Message.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+PERSON_REFS = cast(Table, PersonRef.__table__)
 
 
 @dataclass(frozen=True)
@@ -66,37 +92,54 @@ class Outcome:
         return {"status": self.status, "receipt": self.receipt, "log_index": self.log_index}
 
 
+@cache
+def _known(dialect: str) -> Select[Any]:
+    """What is already stored under a batch's ids: digest and the answer it was given."""
+    return select(
+        MESSAGES.c.id,
+        MESSAGES.c.envelope_sha256,
+        MESSAGES.c.receipt_status,
+        MESSAGES.c.receipt,
+        MESSAGES.c.log_index,
+    ).where(among(MESSAGES.c.id, "ids", dialect))
+
+
 class Intake:
     """Accepts signed messages from authenticated partners."""
 
     def __init__(
-        self, writer: IntakeWriter, trust: HubTrust, agreements: AgreementBook, config: Config
+        self,
+        store: Store,
+        notary: Notary | None,
+        trust: HubTrust,
+        agreements: AgreementBook,
+        config: Config,
     ) -> None:
-        self.writer = writer
-        self.lifecycles = Lifecycles()
+        self.store = store
+        self.notary = notary
         self.trust = trust
         self.agreements = agreements
         self.config = config
 
     def submit(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Outcome:
-        """Check and store one submission; raise ``ProblemError`` on refusal."""
+        """Check and store one submission; raise ``ExchangeError`` on refusal."""
         checked = self.check(partner_id, item, lookup=lookup, now=now)
         result = self._store([checked], now=now)[0]
-        if isinstance(result, ProblemError):
+        if isinstance(result, ExchangeError):
             raise result
         return result
 
     def submit_batch(
         self, partner_id: str, items: list[Any], *, lookup: KeyLookup, now: datetime
-    ) -> list[Outcome | ProblemError]:
+    ) -> list[Outcome | ExchangeError]:
         """Check every item on its own, then store the good ones in one transaction."""
-        results: list[Outcome | ProblemError | None] = []
+        results: list[Outcome | ExchangeError | None] = []
         good: list[Checked] = []
         for item in items:
             try:
                 good.append(self.check(partner_id, item, lookup=lookup, now=now))
                 results.append(None)
-            except ProblemError as refusal:
+            except ExchangeError as refusal:
                 results.append(refusal)
         stored = iter(self._store(good, now=now)) if good else iter(())
         return [next(stored) if r is None else r for r in results]
@@ -104,7 +147,7 @@ class Intake:
     def check(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Checked:
         """Everything before the write: shape, size, signature, schema, sender, route."""
         if not isinstance(item, dict):
-            raise ProblemError("schema-invalid", errors={"": ["Expected a JSON object."]})
+            raise SchemaInvalid(errors={"": ["Expected a JSON object."]})
         errors: dict[str, list[str]] = {}
         for name in set(item) - {"envelope", "signature"}:
             errors[name] = ["Unknown field."]
@@ -113,47 +156,39 @@ class Intake:
         if not isinstance(item.get("signature"), str):
             errors["signature"] = ["Missing or not a string."]
         if errors:
-            raise ProblemError("schema-invalid", errors=errors)
+            raise SchemaInvalid(errors=errors)
         raw: dict[str, Any] = item["envelope"]
         signature: str = item["signature"]
         try:
             canonical = canonical_bytes(raw)
         except MessageInvalid as invalid:
-            raise ProblemError("schema-invalid", errors=invalid.errors) from None
+            raise SchemaInvalid(errors=invalid.errors) from None
         if len(canonical) > self.config.max_message_bytes:
-            raise ProblemError("payload-too-large", "A message may not exceed 1 MiB.")
+            raise PayloadTooLarge("A message may not exceed 1 MiB.")
 
         # Nothing of the envelope is trusted before its signature is.
         try:
             header = jws.verify_detached(signature, canonical, lookup, typ=MESSAGE_TYP)
         except UnknownKey:
-            raise ProblemError(
-                "unknown-key", "The message's kid is not a registered key."
-            ) from None
+            raise UnregisteredKey("The message's kid is not a registered key.") from None
         except KeyNotValid:
-            raise ProblemError(
-                "key-not-valid", "The message's key is revoked or not valid now."
-            ) from None
-        except SignatureInvalid:
-            raise ProblemError(
-                "signature-invalid", "The JWS does not verify over JCS(envelope)."
-            ) from None
+            raise KeyNotAccepted("The message's key is revoked or not valid now.") from None
+        except JwsInvalid:
+            raise SignatureInvalid("The JWS does not verify over JCS(envelope).") from None
         kid = str(header["kid"])
 
         try:
             envelope = validate_envelope(raw)
         except ClassifiedContent as classified:
-            raise ProblemError(
-                "classified-content-refused",
+            raise ClassifiedContentRefused(
                 f"A state-secret marker was found at {classified.path}; "
                 "the hub carries non-classified data only.",
             ) from None
         except MessageInvalid as invalid:
-            raise ProblemError("schema-invalid", errors=invalid.errors) from None
+            raise SchemaInvalid(errors=invalid.errors) from None
 
         if envelope.sender != partner_of(kid) or envelope.sender != partner_id:
-            raise ProblemError(
-                "sender-mismatch",
+            raise SenderMismatch(
                 "`from` must be the partner of the signing key and of the request.",
             )
         agreement = self._route(lookup, envelope)
@@ -168,7 +203,7 @@ class Intake:
         )
         missing = sorted(set(envelope.recipients) - lookup.active_partners(envelope.recipients))
         if missing:
-            raise ProblemError("route-not-allowed", f"Not an active partner: {', '.join(missing)}.")
+            raise RouteNotAllowed(f"Not an active partner: {', '.join(missing)}.")
         if agreement.reply_to is not None:
             self._check_reply(lookup.session, envelope, agreement.reply_to)
         return agreement
@@ -178,64 +213,74 @@ class Intake:
         # A feedback goes from a recipient of the original back to its sender only.
         original = session.get(Message, envelope.in_reply_to) if envelope.in_reply_to else None
         if original is None or original.type != answered_type or original.status != "released":
-            raise ProblemError(
-                "route-not-allowed",
+            raise RouteNotAllowed(
                 f"A {envelope.type} must answer a released {answered_type} (in_reply_to).",
             )
         recipients = {d.recipient for d in original.deliveries}
         if envelope.sender not in recipients or envelope.recipients != (original.sender,):
-            raise ProblemError(
-                "route-not-allowed",
+            raise RouteNotAllowed(
                 "A reply goes from a recipient of the original to its sender only.",
             )
 
-    def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ProblemError]:
-        results: list[Outcome | ProblemError] = []
-        reads = lifecycle_reads(c.envelope for c in batch)
-        with self.writer.transaction({c.envelope.id for c in batch}, now, reads) as tx:
+    def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ExchangeError]:
+        dialect = self.store.dialect
+        concerned = lifecycles.reads((c.envelope for c in batch), dialect)
+        known_read = (_known(dialect), {"ids": sorted({c.envelope.id for c in batch})})
+        results: list[Outcome | ExchangeError] = []
+        with (
+            self.store.transaction() as tx,
+            log_window(tx, now, self.notary, [known_read, *(r for _, r in concerned)]) as window,
+        ):
+            known = {row["id"]: row for row in window.reads[0]}
+            state = lifecycles.load([m for m, _ in concerned], window.reads[1:])
             for checked in batch:
-                prior = tx.known.get(checked.envelope.id)
-                if prior is None:
-                    # Under the lock: the business key's state cannot change meanwhile.
-                    try:
-                        self.lifecycles.check(tx.lifecycle, checked.envelope)
-                    except ProblemError as refusal:
-                        results.append(refusal)
-                        continue
-                    outcome = store_message(
-                        tx, checked, trust=self.trust, lifecycles=self.lifecycles, now=now
-                    )
-                    tx.known[outcome.id] = Stored(
-                        checked.digest, outcome.status, outcome.receipt, outcome.log_index
-                    )
-                    results.append(outcome)
-                elif prior.envelope_sha256 == checked.digest:
-                    results.append(
-                        Outcome(
-                            checked.envelope.id,
-                            prior.status,
-                            prior.receipt,
-                            prior.log_index,
-                            created=False,
-                        )
-                    )
-                else:
-                    results.append(
-                        ProblemError(
-                            "duplicate-conflict",
-                            "This message id is already stored with a different digest.",
-                        )
-                    )
+                results.append(self._store_one(window, state, known, checked, now))
+            window.changes.merge(state.changes)
         return results
+
+    def _store_one(
+        self,
+        window: LogWindow,
+        state: LifecycleState,
+        known: dict[str, dict[str, Any]],
+        checked: Checked,
+        now: datetime,
+    ) -> Outcome | ExchangeError:
+        prior = known.get(checked.envelope.id)
+        if prior is not None:
+            if prior["envelope_sha256"] != checked.digest:
+                return DuplicateConflict(
+                    "This message id is already stored with a different digest."
+                )
+            return Outcome(
+                checked.envelope.id,
+                prior["receipt_status"],
+                prior["receipt"],
+                prior["log_index"],
+                created=False,
+            )
+        # Under the lock: the business key's state cannot change meanwhile.
+        try:
+            lifecycle_of(checked.envelope.type).check(state, checked.envelope)
+        except ExchangeError as refusal:
+            return refusal
+        outcome = store_message(window, state, checked, trust=self.trust, now=now)
+        known[outcome.id] = {
+            "envelope_sha256": checked.digest,
+            "receipt_status": outcome.status,
+            "receipt": outcome.receipt,
+            "log_index": outcome.log_index,
+        }
+        return outcome
 
 
 def store_message(
-    tx: Transaction, checked: Checked, *, trust: HubTrust, lifecycles: Lifecycles, now: datetime
+    window: LogWindow, state: LifecycleState, checked: Checked, *, trust: HubTrust, now: datetime
 ) -> Outcome:
-    """Build the rows of one new message: message, deliveries, person refs, log entries,
-    and its lifecycle step (intake's messages, and the hub's own notices)."""
-    rows, log = tx.rows, tx.log
-    envelope = checked.envelope
+    """Write one new message into the window: its row, deliveries, person refs, log entries,
+    signed receipt and lifecycle step (intake's messages, and the hub's own notices)."""
+    envelope, log = checked.envelope, window.log
+    lifecycle = lifecycle_of(envelope.type)
     status = "pending_review" if checked.agreement.reviewers else "released"
     log_index = log.append(
         at=now,
@@ -245,12 +290,12 @@ def store_message(
         type=envelope.type,
         envelope_sha256=checked.digest,
         kid=checked.kid,
-        **lifecycles.entry_fields(tx.lifecycle, envelope),
+        **lifecycle.entry_fields(state, envelope),
     )
     cursor = None
     if status == "released":
         cursor = log_release(log, envelope.id, envelope.type, checked.digest, actor="hub", now=now)
-    lifecycles.apply(tx.lifecycle, envelope, status=status, received_index=log_index, now=now)
+    lifecycle.apply(state, envelope, Step(status, log_index, now))
     receipt = trust.sign_compact(
         canonical_bytes(
             {
@@ -266,33 +311,32 @@ def store_message(
         ),
         RECEIPT_TYP,
     )
-    rows.messages.append(
-        {
-            "id": envelope.id,
-            "type": envelope.type,
-            "sender": envelope.sender,
-            "subject": envelope.subject,
-            "in_reply_to": envelope.in_reply_to,
-            "classification": envelope.classification,
-            "sent_at": envelope.sent_at,
-            "received_at": now,
-            "released_at": now if cursor is not None else None,
-            "envelope_sha256": checked.digest,
-            "sealed_envelope": checked.sealed,
-            "signature": checked.signature,
-            "signer_kid": checked.kid,
-            "status": status,
-            "required_approvals": checked.agreement.reviewers,
-            "receipt": receipt,
-            "receipt_status": status,
-            "log_index": log_index,
-            "size_bytes": len(checked.canonical),
-        }
-    )
-    # The outbox rows of the transactional outbox (exchange.transport.outbox): a released message's
+    message: MessageRow = {
+        "id": envelope.id,
+        "type": envelope.type,
+        "sender": envelope.sender,
+        "subject": envelope.subject,
+        "in_reply_to": envelope.in_reply_to,
+        "classification": envelope.classification,
+        "sent_at": envelope.sent_at,
+        "received_at": now,
+        "released_at": now if cursor is not None else None,
+        "envelope_sha256": checked.digest,
+        "sealed_envelope": checked.sealed,
+        "signature": checked.signature,
+        "signer_kid": checked.kid,
+        "status": status,
+        "required_approvals": checked.agreement.reviewers,
+        "receipt": receipt,
+        "receipt_status": status,
+        "log_index": log_index,
+        "size_bytes": len(checked.canonical),
+    }
+    window.changes.insert(MESSAGES, [message])
+    # The outbox rows of the transactional outbox (transport.outbox): a released message's
     # deliveries to partners with a webhook are due at once; a held one's at its release.
     pushed = checked.pushed if cursor is not None else frozenset()
-    rows.deliveries.extend(
+    deliveries: list[DeliveryRow] = [
         {
             "message_id": envelope.id,
             "recipient": recipient,
@@ -303,22 +347,18 @@ def store_message(
             "next_attempt_at": now if recipient in pushed else None,
         }
         for recipient in envelope.recipients
-    )
-    rows.persons.extend(
-        {
-            "message_id": envelope.id,
-            "json_path": path,
-            "masked": mask_id_number(number),
-            "id_hmac": trust.person_hmac(number),
-        }
-        for path, number in id_numbers(envelope)
+    ]
+    window.changes.insert(DELIVERIES, deliveries)
+    window.changes.insert(
+        PERSON_REFS,
+        [
+            {
+                "message_id": envelope.id,
+                "json_path": path,
+                "masked": mask_id_number(number),
+                "id_hmac": trust.person_hmac(number),
+            }
+            for path, number in id_numbers(envelope)
+        ],
     )
     return Outcome(envelope.id, status, receipt, log_index, created=True)
-
-
-def open_envelope(trust: HubTrust, message: Message) -> dict[str, Any]:
-    """The stored envelope, unsealed (its bytes are the JCS the sender signed)."""
-    envelope: dict[str, Any] = json.loads(
-        trust.sealing.open(message.sealed_envelope, aad=message.id.encode())
-    )
-    return envelope

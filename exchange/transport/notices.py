@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Table, exists, select
+from sqlalchemy.orm import Session
 
-from exchange.errors import ProblemError
+from exchange.errors import ClassifiedContentRefused, SchemaInvalid
 from exchange.store.models import LedgerItem, Message, Partner, ReferralCase
-from exchange.supervision.figures import LEDGER_DONE, REFERRAL_OPEN, china_today
-from exchange.supervision.lifecycle import Lifecycles, LifecycleState
-from exchange.transparency.log import LogAppender, close_log, format_time, open_log
-from exchange.transport.intake import MESSAGE_TYP, Checked, open_envelope, store_message
-from exchange.transport.writer import Transaction
+from exchange.supervision.days import china_today
+from exchange.supervision.lifecycles import LifecycleState
+from exchange.supervision.reminders import cases_due, items_due, reminded_lately
+from exchange.transparency.log import format_time
+from exchange.transparency.window import LogWindow, session_window
+from exchange.transport.intake import MESSAGE_TYP, Checked, store_message
 from exchange.trust.agreements import Agreement
 from exchange.trust.directory import pushed_recipients
 from exchange.trust.hub_keys import HUB_ID, HubTrust
@@ -43,8 +44,8 @@ from schemas import (
 NOTICE_TYPE = "hub.notice.v1"
 # Notices are non-classified by construction: ids, dates and a reviewer's reason.
 NOTICE_CLASSIFICATION = "internal"
-# An overdue referral or ledger item is reminded of at most once in this span.
-REMIND_EVERY = timedelta(days=7)
+CASES = cast(Table, ReferralCase.__table__)
+ITEMS = cast(Table, LedgerItem.__table__)
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,28 @@ class Notice:
         }
 
 
+@dataclass(frozen=True)
+class SentNotice:
+    """A notice the hub stored and released: its message id and what it said, to whom."""
+
+    message_id: str
+    notice: str
+    about: str
+    recipients: tuple[str, ...]
+
+    def line(self) -> str:
+        """One line for the CLI: kind, about, recipients."""
+        return f"{self.notice}\t{self.about}\t{','.join(sorted(self.recipients))}"
+
+
 def send_notice(
-    session: Session, log: LogAppender, trust: HubTrust, notice: Notice, *, now: datetime
-) -> Message | None:
-    """Store one notice, released, in the caller's transaction (which holds ``log``).
+    session: Session, window: LogWindow, trust: HubTrust, notice: Notice, *, now: datetime
+) -> SentNotice | None:
+    """Store one notice, released, in the caller's log window (the session's transaction).
 
     Recipients that are not active partners are left out, as intake routes nothing to them;
-    with none left, nothing is stored and None is returned. Raises ``ProblemError`` when the
-    notice does not validate (a reason too long, or carrying a state-secret marker).
+    with none left, nothing is stored and None is returned. Raises an ``ExchangeError`` when
+    the notice does not validate (a reason too long, or carrying a state-secret marker).
     """
     active = set(
         session.scalars(
@@ -112,27 +127,21 @@ def send_notice(
         sealed=trust.sealing.seal(canonical, aad=envelope.id.encode()),
         pushed=frozenset(pushed_recipients(session, recipients)),
     )
-    tx = Transaction(known={}, log=log, lifecycle=LifecycleState())
-    store_message(tx, checked, trust=trust, lifecycles=Lifecycles(), now=now)
-    connection = session.connection()
-    for table, rows in tx.inserts():
-        connection.execute(table.insert(), rows)
-    return session.get(Message, envelope.id, options=[selectinload(Message.deliveries)])
+    store_message(window, LifecycleState(), checked, trust=trust, now=now)
+    return SentNotice(envelope.id, notice.notice, notice.about, tuple(sorted(recipients)))
 
 
 def _validated(raw: dict[str, Any]) -> Envelope:
     try:
         return validate_envelope(raw, types=HUB_MESSAGE_TYPES)
     except ClassifiedContent:
-        raise ProblemError(
-            "classified-content-refused",
+        raise ClassifiedContentRefused(
             "A hub notice must not carry a state-secret marker (秘密, 机密, 绝密); "
             "a rejection's reason is sent to the sender in one.",
         ) from None
     except MessageInvalid as invalid:
         problems = "; ".join(f"{path}: {' '.join(m)}" for path, m in invalid.errors.items())
-        raise ProblemError(
-            "schema-invalid",
+        raise SchemaInvalid(
             f"The hub notice would be invalid ({problems}).",
             errors=invalid.errors,
         ) from None
@@ -140,19 +149,19 @@ def _validated(raw: dict[str, Any]) -> Envelope:
 
 def review_rejected(
     session: Session,
-    log: LogAppender,
+    window: LogWindow,
     trust: HubTrust,
     message: Message,
     *,
     reason: str,
     now: datetime,
-) -> Message | None:
+) -> SentNotice | None:
     """Tell the sender of a rejected message why it was rejected."""
     notice = Notice("review_rejected", message.id, (message.sender,), reason=reason)
-    return send_notice(session, log, trust, notice, now=now)
+    return send_notice(session, window, trust, notice, now=now)
 
 
-def run_notices(session: Session, trust: HubTrust, now: datetime) -> list[Message]:
+def run_notices(session: Session, trust: HubTrust, now: datetime) -> list[SentNotice]:
     """The scheduled job: remind of overdue referral feedback and overdue ledger items.
 
     Days are Beijing days (the bodies' calendar). Takes the log lock for the caller's
@@ -160,50 +169,25 @@ def run_notices(session: Session, trust: HubTrust, now: datetime) -> list[Messag
     nothing, as each reminded case or item keeps ``notified_at``.
     """
     today = china_today(now)
-    remind_before = now - REMIND_EVERY
-    cases = _overdue_cases(today, remind_before)
-    items = _overdue_items(today, remind_before)
+    cases, items = cases_due(today, now), items_due(today, now)
     # Most rounds find nothing: look first, as the log lock holds up every intake meanwhile.
-    if not (session.scalar(select(cases.exists())) or session.scalar(select(items.exists()))):
+    if not session.scalar(select(exists(cases.subquery()) | exists(items.subquery()))):
         return []
-    log = open_log(session)
-    sent = [
-        *_feedback_overdue(session, log, trust, cases, remind_before, now),
-        *_rectification_overdue(session, log, trust, items, today, now),
-    ]
-    close_log(session, log, now)
-    return sent
-
-
-def _overdue_cases(today: date, remind_before: datetime) -> Select[ReferralCase]:
-    """Cases past their feedback date, still open, not reminded of within the week."""
-    return select(ReferralCase).where(
-        ReferralCase.state.in_(REFERRAL_OPEN),
-        ReferralCase.feedback_due < today,
-        or_(ReferralCase.notified_at.is_(None), ReferralCase.notified_at <= remind_before),
-    )
-
-
-def _overdue_items(today: date, remind_before: datetime) -> Select[LedgerItem]:
-    """Items past their deadline or a milestone's due date, not done, not reminded of lately."""
-    return select(LedgerItem).where(
-        LedgerItem.status.not_in(LEDGER_DONE),
-        or_(LedgerItem.deadline < today, LedgerItem.milestone_due < today),
-        or_(LedgerItem.notified_at.is_(None), LedgerItem.notified_at <= remind_before),
-    )
+    with session_window(session, now) as window:
+        return [
+            *_feedback_overdue(session, window, trust, today, now),
+            *_rectification_overdue(session, window, trust, today, now),
+        ]
 
 
 def _feedback_overdue(
-    session: Session,
-    log: LogAppender,
-    trust: HubTrust,
-    overdue: Select[ReferralCase],
-    remind_before: datetime,
-    now: datetime,
-) -> list[Message]:
+    session: Session, window: LogWindow, trust: HubTrust, today: date, now: datetime
+) -> list[SentNotice]:
     """One notice per overdue referral, to its sender and the recipients it is overdue with."""
     due_cases = session.scalars(
-        overdue.order_by(ReferralCase.feedback_due, ReferralCase.message_id, ReferralCase.recipient)
+        cases_due(today, now).order_by(
+            ReferralCase.feedback_due, ReferralCase.message_id, ReferralCase.recipient
+        )
     )
     referrals: dict[str, list[ReferralCase]] = {}
     for case in due_cases:
@@ -211,14 +195,7 @@ def _feedback_overdue(
     if not referrals:
         return []
     # At most once a week per referral, whichever of its recipients was reminded.
-    reminded = set(
-        session.scalars(
-            select(ReferralCase.message_id).where(
-                ReferralCase.message_id.in_(list(referrals)),
-                ReferralCase.notified_at > remind_before,
-            )
-        )
-    )
+    reminded = set(session.scalars(reminded_lately(list(referrals), now)))
     sent = []
     for message_id, cases in referrals.items():
         if message_id in reminded:
@@ -230,41 +207,37 @@ def _feedback_overdue(
             (first.sender, *(c.recipient for c in cases)),
             due=first.feedback_due,
         )
-        message = send_notice(session, log, trust, notice, now=now)
+        message = send_notice(session, window, trust, notice, now=now)
         if message is not None:
-            _mark(cases, now)
+            _mark(
+                window,
+                CASES,
+                [{"message_id": c.message_id, "recipient": c.recipient} for c in cases],
+                now,
+            )
             sent.append(message)
     return sent
 
 
 def _rectification_overdue(
-    session: Session,
-    log: LogAppender,
-    trust: HubTrust,
-    overdue: Select[LedgerItem],
-    today: date,
-    now: datetime,
-) -> list[Message]:
+    session: Session, window: LogWindow, trust: HubTrust, today: date, now: datetime
+) -> list[SentNotice]:
     """One notice per overdue ledger item, to its owner, naming the date that passed."""
-    items = session.scalars(overdue.order_by(LedgerItem.owner, LedgerItem.ledger_item_id)).all()
+    items = session.scalars(
+        items_due(today, now).order_by(LedgerItem.owner, LedgerItem.ledger_item_id)
+    ).all()
     sent = []
     for item in items:
         passed = item.deadline if item.deadline < today else item.milestone_due
         notice = Notice("rectification_overdue", item.ledger_item_id, (item.owner,), due=passed)
-        message = send_notice(session, log, trust, notice, now=now)
+        message = send_notice(session, window, trust, notice, now=now)
         if message is not None:
-            _mark([item], now)
+            key = {"owner": item.owner, "ledger_item_id": item.ledger_item_id}
+            _mark(window, ITEMS, [key], now)
             sent.append(message)
     return sent
 
 
-def _mark(rows: Iterable[ReferralCase | LedgerItem], now: datetime) -> None:
-    for row in rows:
-        row.notified_at = now
-
-
-def notice_line(trust: HubTrust, message: Message) -> str:
-    """One line on a sent notice: kind, about, recipients (for the CLI)."""
-    payload = open_envelope(trust, message)["payload"]
-    recipients = ",".join(sorted(d.recipient for d in message.deliveries))
-    return f"{payload['notice']}\t{payload['about']}\t{recipients}"
+def _mark(window: LogWindow, table: Table, keys: Sequence[dict[str, Any]], now: datetime) -> None:
+    for key in keys:
+        window.changes.update(table, {**key, "notified_at": now})

@@ -13,34 +13,29 @@ partner sees every message at least once, always under the same ``webhook-id``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-import requests
-from sqlalchemy import Table, bindparam, select, tuple_, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
 
-from exchange.errors import ProblemError
+from exchange.admin.webhooks import cancel_pending
+from exchange.errors import InvalidTransition, NotFound
 from exchange.store.models import Delivery, Message, Partner
-from exchange.supervision.lifecycle import hub_step
-from exchange.transparency.log import LogAppender, close_log, format_time, open_log
-from exchange.transport.destinations import (
-    InternalDestination,
-    check_webhook_url,
-    guarded_session,
-)
+from exchange.store.writer import Changes, SessionTransaction
+from exchange.supervision.hub_events import HubStep, apply_hub_steps
+from exchange.supervision.states import HubEvent
+from exchange.transparency.log import format_time
+from exchange.transparency.window import LogWindow, session_window
+from exchange.transport.webhook_sender import Answer, WebhookSender, webhook_body, webhook_headers
 from exchange.trust.directory import WEBHOOK_ACTIVE
 from exchange.trust.hub_keys import HubTrust
-from keys import KeysError, SigningKey
+from exchange.trust.webhook_secrets import open_secret
+from keys import KeysError
 
 log = logging.getLogger(__name__)
 
@@ -59,247 +54,16 @@ RETRY_DELAYS = (
     timedelta(hours=10),
     timedelta(hours=10),
 )
-TIMEOUT_SECONDS = 15.0
 # A claimed row stays the claimer's while the sends before it and its own could still be
 # running (each at most the timeout), plus this margin to record the outcomes.
 LEASE_MARGIN = timedelta(seconds=30)
 # Outcomes are recorded at the end of a batch, or sooner when a batch has run this long (a
 # slow partner does not hold up what was already sent).
 RECORD_EVERY_SECONDS = 2.0
-# The most of a partner's answer that is read (to reuse the connection); the rest is dropped.
-MAX_ANSWER_BYTES = 64 * 1024
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 32
 # Outbox states of a delivery (``Delivery.push_state``).
 PENDING, SENDING, PUSHED, DEAD, CANCELLED = "pending", "sending", "pushed", "dead", "cancelled"
 PUSH_STATES = (PENDING, SENDING, PUSHED, DEAD, CANCELLED)
 WORKER_STOPPED = "no outcome recorded: the worker stopped during the attempt"
-USER_AGENT = "joint-supervision-exchange-webhooks/1"
-
-
-# --- the partner's webhook and its secret ------------------------------------------------------
-
-
-def new_webhook_secret() -> str:
-    """A fresh Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key a ``whsec_…`` secret stands for."""
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
-
-
-def _secret_aad(partner_id: str) -> bytes:
-    # Bound to the partner: a sealed secret copied to another partner's row does not open.
-    return f"webhook-secret:{partner_id}".encode()
-
-
-def set_webhook(
-    session: Session,
-    partner_id: str,
-    url: str,
-    *,
-    trust: HubTrust,
-    actor: str,
-    now: datetime,
-    allow_internal: bool = False,
-) -> str:
-    """Set (or replace) a partner's webhook with a new secret, sealed; return the secret, which
-    is shown once. Re-enables a webhook a 410 disabled; pushes still pending use the new one.
-    ``allow_internal`` lets it (and every push to it) reach loopback and link-local addresses."""
-    check_webhook_url(url, allow_internal=allow_internal)
-    # The log lock first, as every writer takes it (a worker disabling this webhook too).
-    appender = open_log(session)
-    partner = session.get(Partner, partner_id)
-    if partner is None:
-        raise ProblemError("not-found", f"No partner {partner_id}.")
-    secret = new_webhook_secret()
-    partner.webhook_url = url
-    partner.webhook_secret_sealed = trust.sealing.seal(secret.encode(), aad=_secret_aad(partner_id))
-    partner.webhook_disabled_at = None
-    partner.webhook_allow_internal = allow_internal
-    session.flush()
-    appender.append(
-        at=now,
-        actor=actor,
-        action="partner:webhook-set",
-        partner_id=partner_id,
-        webhook_url_sha256=hashlib.sha256(url.encode()).hexdigest(),
-        allow_internal=allow_internal or None,
-    )
-    close_log(session, appender, now)
-    return secret
-
-
-def remove_webhook(session: Session, partner_id: str, *, actor: str, now: datetime) -> int:
-    """Remove a partner's webhook (it pulls from now on); cancel its pending pushes and return
-    how many."""
-    appender = open_log(session)
-    partner = session.get(Partner, partner_id)
-    if partner is None:
-        raise ProblemError("not-found", f"No partner {partner_id}.")
-    if partner.webhook_url is None:
-        raise ProblemError("invalid-transition", f"{partner_id} has no webhook.")
-    partner.webhook_url = partner.webhook_secret_sealed = partner.webhook_disabled_at = None
-    session.flush()
-    cancelled = _cancel_pending(session, partner_id)
-    appender.append(at=now, actor=actor, action="partner:webhook-removed", partner_id=partner_id)
-    close_log(session, appender, now)
-    return cancelled
-
-
-def open_secret(trust: HubTrust, partner_id: str, sealed: bytes) -> bytes:
-    """The HMAC key of a partner's sealed webhook secret."""
-    return secret_key(trust.sealing.open(sealed, aad=_secret_aad(partner_id)).decode())
-
-
-def _cancel_pending(session: Session, partner_id: str) -> int:
-    """Cancel a partner's pushes not yet claimed (claimed ones are recorded as they end)."""
-    result = session.execute(
-        update(DELIVERIES)
-        .where(DELIVERIES.c.recipient == partner_id, DELIVERIES.c.push_state == PENDING)
-        .values(push_state=CANCELLED, next_attempt_at=None)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-# --- the wire: body, headers, signatures -------------------------------------------------------
-
-
-def webhook_body(envelope_jcs: bytes, signature: str, receipt: str) -> bytes:
-    """``{"envelope", "receipt", "signature"}`` in JCS: the stored envelope bytes are already
-    JCS, the two JWS strings are plain ASCII, and the members are in JCS order."""
-    return b"".join(
-        (
-            b'{"envelope":',
-            envelope_jcs,
-            b',"receipt":',
-            json.dumps(receipt).encode(),
-            b',"signature":',
-            json.dumps(signature).encode(),
-            b"}",
-        )
-    )
-
-
-def webhook_headers(
-    message_id: str, timestamp: int, body: bytes, secret: bytes, hub_key: SigningKey
-) -> dict[str, str]:
-    """Standard Webhooks headers: ``v1`` (HMAC-SHA256 with the partner's secret) and ``v1a``
-    (Ed25519 with the hub's key), both over ``{webhook-id}.{webhook-timestamp}.{body}``."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    v1 = base64.b64encode(hmac.new(secret, signed, hashlib.sha256).digest()).decode()
-    v1a = base64.b64encode(hub_key.sign(signed)).decode()
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": f"v1,{v1} v1a,{v1a}",
-    }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What one POST came to: the HTTP status (None without an answer) and, unless it was a
-    2xx, a short reason in the hub's words (never the partner's answer)."""
-
-    status: int | None
-    error: str | None
-    duration_ms: int
-
-    @property
-    def ok(self) -> bool:
-        """A 2xx: the delivery is done."""
-        return self.error is None
-
-
-class WebhookSender:
-    """The one outbound HTTP client of push delivery: one ``requests.Session``, an explicit
-    timeout, no redirects, no proxy or credentials from the environment, timing and a log
-    line per request."""
-
-    def __init__(self, *, timeout: float = TIMEOUT_SECONDS) -> None:
-        self.timeout = timeout
-        # Every connection checked for an internal destination; the other session only for
-        # the partners an operator allowed internal destinations for.
-        self.session = guarded_session()
-        self.internal = requests.Session()
-        for session in (self.session, self.internal):
-            # Only ever to the registered URL: no $HTTP_PROXY, no .netrc credentials.
-            session.trust_env = False
-
-    def post(
-        self,
-        url: str,
-        body: bytes,
-        headers: dict[str, str],
-        *,
-        recipient: str,
-        allow_internal: bool = False,
-    ) -> Answer:
-        """POST ``body`` to ``url``; a timeout or a refused connection is an answer too."""
-        started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
-        session = self.internal if allow_internal else self.session
-        try:
-            with session.post(
-                url,
-                data=body,
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,
-            ) as response:
-                status = response.status_code
-                _drain(response)
-        except requests.Timeout:
-            error = f"timed out after {self.timeout:g} s"
-        except requests.ConnectionError as failure:
-            error = f"connection failed ({_root_cause(failure)})"
-        except requests.RequestException as failure:
-            error = f"request failed ({type(failure).__name__})"
-        if status is not None and not 200 <= status < 300:
-            error = f"HTTP {status}"
-        duration_ms = round((time.perf_counter() - started) * 1000)
-        log.info(
-            "webhook POST to %s: %s in %d ms", recipient, error or f"HTTP {status}", duration_ms
-        )
-        return Answer(status, error, duration_ms)
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self.session.close()
-        self.internal.close()
-
-
-def _drain(response: requests.Response) -> None:
-    # Read a bounded answer to the end so that the connection goes back to the pool; once the
-    # status is in, a failure while reading changes nothing.
-    read = 0
-    try:
-        for chunk in response.iter_content(16 * 1024):
-            read += len(chunk)
-            if read > MAX_ANSWER_BYTES:
-                return
-    except requests.RequestException:
-        return
-
-
-def _root_cause(failure: BaseException) -> str:
-    cause: BaseException = failure
-    for _ in range(10):  # requests wraps urllib3, which wraps the socket's error
-        inner = cause.__cause__ or cause.__context__
-        if inner is None:
-            break
-        cause = inner
-    if isinstance(cause, ConnectionRefusedError):
-        return "refused"
-    if isinstance(cause, InternalDestination):
-        return "refused: a loopback or link-local destination"
-    return type(cause).__name__
 
 
 # --- the outbox: claim, send, record -----------------------------------------------------------
@@ -394,23 +158,8 @@ _MESSAGES = select(
     MESSAGES.c.signature,
     MESSAGES.c.receipt,
 ).where(MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
-_SET_ASIDE = (
-    update(DELIVERIES)
-    .where(DELIVERIES.c.message_id == bindparam("m"), DELIVERIES.c.recipient == bindparam("r"))
-    .values(push_state=bindparam("outbox_state"), next_attempt_at=bindparam("due"))
-)
 # A push to a suspended partner waits: it is looked at again this much later.
 SUSPENDED_WAIT = timedelta(minutes=5)
-_LEASE = (
-    update(DELIVERIES)
-    .where(DELIVERIES.c.message_id == bindparam("m"), DELIVERIES.c.recipient == bindparam("r"))
-    .values(
-        push_state=SENDING,
-        attempts=DELIVERIES.c.attempts + 1,
-        next_attempt_at=bindparam("lease"),
-        last_error=bindparam("error"),
-    )
-)
 
 
 class Dispatcher:
@@ -445,35 +194,38 @@ class Dispatcher:
                 row.id: row
                 for row in connection.execute(_WEBHOOKS, {"ids": list({r.recipient for r in due})})
             }
-            rows, set_aside = [], list[dict[str, Any]]()
+            rows, changes = [], Changes()
             for row in due:
                 partner = partners[row.recipient]
+                key = {"message_id": row.message_id, "recipient": row.recipient}
                 if not partner.active:
-                    set_aside.append({"outbox_state": CANCELLED, "due": None})
+                    changes.update(
+                        DELIVERIES, {**key, "push_state": CANCELLED, "next_attempt_at": None}
+                    )
                 elif partner.status != "active":
-                    set_aside.append({"outbox_state": row.push_state, "due": now + SUSPENDED_WAIT})
+                    changes.update(DELIVERIES, {**key, "next_attempt_at": now + SUSPENDED_WAIT})
                 else:
                     rows.append(row)
-                    continue
-                set_aside[-1].update(m=row.message_id, r=row.recipient)
-            if set_aside:
-                connection.execute(_SET_ASIDE, set_aside)
+            timeout = timedelta(seconds=self.sender.timeout)
+            for position, row in enumerate(rows):
+                changes.update(
+                    DELIVERIES,
+                    {
+                        "message_id": row.message_id,
+                        "recipient": row.recipient,
+                        "push_state": SENDING,
+                        # Read under FOR UPDATE: no other worker counts it meanwhile.
+                        "attempts": row.attempts + 1,
+                        "next_attempt_at": now + (position + 1) * timeout + LEASE_MARGIN,
+                        # Claimed while ``sending``: the worker that held it stopped.
+                        "last_error": WORKER_STOPPED
+                        if row.push_state == SENDING
+                        else row.last_error,
+                    },
+                )
+            SessionTransaction(session).write(changes)
             if not rows:
                 return []
-            timeout = timedelta(seconds=self.sender.timeout)
-            connection.execute(
-                _LEASE,
-                [
-                    {
-                        "m": row.message_id,
-                        "r": row.recipient,
-                        "lease": now + (position + 1) * timeout + LEASE_MARGIN,
-                        # Claimed while ``sending``: the worker that held it stopped.
-                        "error": WORKER_STOPPED if row.push_state == SENDING else row.last_error,
-                    }
-                    for position, row in enumerate(rows)
-                ],
-            )
             messages = {
                 m.id: m
                 for m in connection.execute(_MESSAGES, {"ids": list({r.message_id for r in rows})})
@@ -550,19 +302,18 @@ class Dispatcher:
         """
         outcomes = list(outcomes)
         tally = Tally()
-        with self.sessions.begin() as session:
-            appender = open_log(session)
+        with self.sessions.begin() as session, session_window(session, now) as window:
             keys = [(o.push.message_id, o.push.recipient) for o in outcomes]
             deliveries = {
                 (d.message_id, d.recipient): d
                 for d in session.scalars(
                     select(Delivery)
-                    # hub_step reads the message's id and type only: not its sealed envelope.
-                    .options(selectinload(Delivery.message).load_only(Message.id, Message.type))
                     .where(tuple_(Delivery.message_id, Delivery.recipient).in_(keys))
                     .with_for_update(of=Delivery)
                 )
             }
+            steps: list[HubStep] = []
+            disabled: set[str] = set()
             for outcome in outcomes:
                 push = outcome.push
                 delivery = deliveries.get((push.message_id, push.recipient))
@@ -573,22 +324,29 @@ class Dispatcher:
                 ):
                     tally.lost += 1
                     continue
-                self._record_one(session, appender, delivery, outcome, tally, now)
-            close_log(session, appender, now)
+                step = self._record_one(session, window, delivery, outcome, tally, disabled, now)
+                if step is not None:
+                    steps.append(step)
+            apply_hub_steps(window.transaction, window.changes, steps, now=now)
         return tally
 
     def _record_one(
         self,
         session: Session,
-        appender: LogAppender,
+        window: LogWindow,
         delivery: Delivery,
         outcome: Outcome,
         tally: Tally,
+        disabled: set[str],
         now: datetime,
-    ) -> None:
+    ) -> HubStep | None:
         push, answer = outcome.push, outcome.answer
-        delivery.last_attempt_at = outcome.at
-        delivery.last_duration_ms = answer.duration_ms
+        update: dict[str, Any] = {
+            "message_id": push.message_id,
+            "recipient": push.recipient,
+            "last_attempt_at": outcome.at,
+            "last_duration_ms": answer.duration_ms,
+        }
         entry: dict[str, Any] = {
             "at": now,
             "actor": "hub",
@@ -599,35 +357,38 @@ class Dispatcher:
             "attempt": push.attempt,
             "http_status": answer.status,
         }
+        step = None
         if answer.ok:
-            delivery.push_state, delivery.next_attempt_at, delivery.last_error = PUSHED, None, None
+            update.update(push_state=PUSHED, next_attempt_at=None, last_error=None)
             first = delivery.delivered_at is None
             if first:
-                delivery.delivered_at, delivery.delivered_via = outcome.at, "push"
+                update.update(delivered_at=outcome.at, delivered_via="push")
             if delivery.state == "queued":
-                delivery.state = "delivered"
-            index = appender.append(action="message:delivered", **entry)
+                update["state"] = "delivered"
+            index = window.log.append(action="message:delivered", **entry)
             if first:
-                hub_step(
-                    session,
-                    delivery.message,
-                    "delivered",
-                    recipients=[push.recipient],
-                    log_index=index,
-                    now=now,
+                step = HubStep(
+                    push.message_id, push.type, HubEvent.DELIVERED, (push.recipient,), index
                 )
             tally.pushed += 1
         elif answer.status == 410:
             # PROTOCOL §7: 410 Gone disables the webhook; the partner pulls from now on.
-            delivery.push_state, delivery.next_attempt_at = CANCELLED, None
-            delivery.last_error = "HTTP 410: the webhook is disabled"
-            appender.append(action="message:delivery-failed", webhook_disabled=True, **entry)
+            update.update(
+                push_state=CANCELLED,
+                next_attempt_at=None,
+                last_error="HTTP 410: the webhook is disabled",
+            )
+            window.log.append(action="message:delivery-failed", webhook_disabled=True, **entry)
             partner = session.get(Partner, push.recipient)
-            if partner is not None and partner.webhook_disabled_at is None:
-                partner.webhook_disabled_at = now
-                session.flush()
-                _cancel_pending(session, push.recipient)
-                appender.append(
+            if (
+                partner is not None
+                and partner.webhook_disabled_at is None
+                and push.recipient not in disabled
+            ):
+                disabled.add(push.recipient)
+                window.changes.update(PARTNERS, {"id": push.recipient, "webhook_disabled_at": now})
+                cancel_pending(session, window.changes, push.recipient)
+                window.log.append(
                     at=now,
                     actor="hub",
                     action="partner:webhook-disabled",
@@ -637,17 +398,18 @@ class Dispatcher:
                 tally.disabled.append(push.recipient)
         elif push.attempt <= len(RETRY_DELAYS):
             retry_at = outcome.at + RETRY_DELAYS[push.attempt - 1]
-            delivery.push_state, delivery.next_attempt_at = PENDING, retry_at
-            delivery.last_error = answer.error
-            appender.append(
+            update.update(push_state=PENDING, next_attempt_at=retry_at, last_error=answer.error)
+            window.log.append(
                 action="message:delivery-failed", retry_at=format_time(retry_at), **entry
             )
             tally.retrying += 1
         else:
-            delivery.push_state, delivery.next_attempt_at = DEAD, None
-            delivery.last_error = answer.error
-            appender.append(action="message:dead-lettered", **entry)
+            update.update(push_state=DEAD, next_attempt_at=None, last_error=answer.error)
+            window.log.append(action="message:dead-lettered", **entry)
             tally.dead += 1
+        # After cancel_pending: this row's own outcome is what counts for it.
+        window.changes.update(DELIVERIES, update)
+        return step
 
 
 # --- the administrators' side: list, resend -----------------------------------------------------
@@ -682,49 +444,56 @@ def resend(
     webhook (it pulls) — unless it was named: then, as when nothing of a named message can be
     queued, the resend is refused.
     """
-    appender = open_log(session)
-    query = select(Delivery).where(Delivery.cursor.is_not(None))
-    if message_id is not None:
-        if session.get(Message, message_id) is None:
-            raise ProblemError("not-found", f"No message {message_id}.")
-        query = query.where(Delivery.message_id == message_id)
-    else:
-        query = query.where(Delivery.push_state == DEAD)
-    if recipient is not None:
-        query = query.where(Delivery.recipient == recipient)
-    deliveries = [
-        d
-        for d in session.scalars(query.order_by(Delivery.message_id, Delivery.recipient))
-        if d.push_state not in (PENDING, SENDING)
-    ]
-    pushed = set(
-        session.scalars(
-            select(Partner.id).where(
-                Partner.id.in_({d.recipient for d in deliveries}), WEBHOOK_ACTIVE
+    with session_window(session, now) as window:
+        query = select(Delivery).where(Delivery.cursor.is_not(None))
+        if message_id is not None:
+            if session.get(Message, message_id) is None:
+                raise NotFound(f"No message {message_id}.")
+            query = query.where(Delivery.message_id == message_id)
+        else:
+            query = query.where(Delivery.push_state == DEAD)
+        if recipient is not None:
+            query = query.where(Delivery.recipient == recipient)
+        deliveries = [
+            d
+            for d in session.scalars(query.order_by(Delivery.message_id, Delivery.recipient))
+            if d.push_state not in (PENDING, SENDING)
+        ]
+        pushed = set(
+            session.scalars(
+                select(Partner.id).where(
+                    Partner.id.in_({d.recipient for d in deliveries}), WEBHOOK_ACTIVE
+                )
             )
         )
-    )
-    if recipient is not None and deliveries and recipient not in pushed:
-        raise ProblemError("invalid-transition", f"No working webhook for {recipient}: it pulls.")
-    deliveries = [d for d in deliveries if d.recipient in pushed]
-    if message_id is not None and not deliveries:
-        raise ProblemError(
-            "invalid-transition",
-            f"Nothing to resend for {message_id}"
-            + (f" to {recipient}" if recipient else "")
-            + ": a push is already queued, or no recipient has a working webhook.",
-        )
-    for delivery in deliveries:
-        appender.append(
-            at=now,
-            actor=actor,
-            action="message:delivery-resent",
-            message_id=delivery.message_id,
-            type=delivery.message.type,
-            envelope_sha256=delivery.message.envelope_sha256,
-            recipient=delivery.recipient,
-            previous_attempts=delivery.attempts,
-        )
-        delivery.push_state, delivery.next_attempt_at, delivery.attempts = PENDING, now, 0
-    close_log(session, appender, now)
+        if recipient is not None and deliveries and recipient not in pushed:
+            raise InvalidTransition(f"No working webhook for {recipient}: it pulls.")
+        deliveries = [d for d in deliveries if d.recipient in pushed]
+        if message_id is not None and not deliveries:
+            raise InvalidTransition(
+                f"Nothing to resend for {message_id}"
+                + (f" to {recipient}" if recipient else "")
+                + ": a push is already queued, or no recipient has a working webhook.",
+            )
+        for delivery in deliveries:
+            window.log.append(
+                at=now,
+                actor=actor,
+                action="message:delivery-resent",
+                message_id=delivery.message_id,
+                type=delivery.message.type,
+                envelope_sha256=delivery.message.envelope_sha256,
+                recipient=delivery.recipient,
+                previous_attempts=delivery.attempts,
+            )
+            window.changes.update(
+                DELIVERIES,
+                {
+                    "message_id": delivery.message_id,
+                    "recipient": delivery.recipient,
+                    "push_state": PENDING,
+                    "next_attempt_at": now,
+                    "attempts": 0,
+                },
+            )
     return deliveries

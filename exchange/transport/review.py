@@ -2,56 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from exchange.errors import ProblemError
+from exchange.errors import BadRequest, InvalidTransition, NotFound
 from exchange.store.models import Message, Review
-from exchange.supervision.lifecycle import hub_step
-from exchange.transparency.log import LogAppender, close_log, open_log
+from exchange.store.rows import ReviewRow
+from exchange.supervision.hub_events import HubStep, apply_hub_steps
+from exchange.supervision.states import HubEvent
+from exchange.transparency.window import session_window
+from exchange.transport.notices import review_rejected
+from exchange.transport.release import DELIVERIES, MESSAGES, release_held
 from exchange.trust.directory import pushed_recipients
 from exchange.trust.hub_keys import HubTrust
 
-
-def log_release(
-    log: LogAppender,
-    message_id: str,
-    type_: str,
-    envelope_sha256: str,
-    *,
-    actor: str,
-    now: datetime,
-) -> int:
-    """Log a release; its index is the recipients' inbox cursor."""
-    return log.append(
-        at=now,
-        actor=actor,
-        action="message:released",
-        message_id=message_id,
-        type=type_,
-        envelope_sha256=envelope_sha256,
-    )
+REVIEWS = cast(Table, Review.__table__)
 
 
-def release(
-    log: LogAppender, message: Message, *, actor: str, now: datetime, pushed: set[str]
-) -> int:
-    """Make a held ``message`` visible to its recipients; queue the pushes to the ``pushed``
-    ones (those with a webhook) in the outbox, in the same transaction."""
-    index = log_release(
-        log, message.id, message.type, message.envelope_sha256, actor=actor, now=now
-    )
-    message.status = "released"
-    message.released_at = now
-    for delivery in message.deliveries:
-        delivery.state = "queued"
-        delivery.cursor = index
-        if delivery.recipient in pushed:
-            delivery.push_state = "pending"
-            delivery.next_attempt_at = now
-    return index
+@dataclass(frozen=True)
+class Decision:
+    """What one review decision came to: the message's status after it."""
+
+    message_id: str
+    status: str
 
 
 def decide(
@@ -63,53 +40,62 @@ def decide(
     reason: str | None,
     now: datetime,
     trust: HubTrust,
-) -> Message:
+) -> Decision:
     """Record one reviewer's decision; release once enough distinct reviewers approved.
 
     A rejection also sends the sender a ``review_rejected`` hub notice with the reason, signed
     with the hub's key (``trust``), in the same transaction.
     """
-    log = open_log(session)
-    message = session.get(Message, message_id)
-    if message is None:
-        raise ProblemError("not-found", f"No message {message_id}.")
-    if message.status != "pending_review":
-        raise ProblemError(
-            "invalid-transition", f"Message is {message.status}, not pending_review."
+    with session_window(session, now) as window:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise NotFound(f"No message {message_id}.")
+        if message.status != "pending_review":
+            raise InvalidTransition(f"Message is {message.status}, not pending_review.")
+        if any(r.reviewer == reviewer for r in message.reviews):
+            raise InvalidTransition(f"{reviewer} has already reviewed this message.")
+        if not approve and not reason:
+            raise BadRequest("A rejection needs a reason.")
+        decision = "approved" if approve else "rejected"
+        review: ReviewRow = {
+            "message_id": message.id,
+            "reviewer": reviewer,
+            "decision": decision,
+            "reason": reason,
+            "at": now,
+        }
+        window.changes.insert(REVIEWS, [review])
+        decided = window.log.append(
+            at=now,
+            actor=f"admin:{reviewer}",
+            action=f"message:review:{decision}",
+            message_id=message.id,
+            type=message.type,
+            envelope_sha256=message.envelope_sha256,
         )
-    if any(r.reviewer == reviewer for r in message.reviews):
-        raise ProblemError("invalid-transition", f"{reviewer} has already reviewed this message.")
-    if not approve and not reason:
-        raise ProblemError("bad-request", "A rejection needs a reason.")
-    decision = "approved" if approve else "rejected"
-    session.add(
-        Review(message_id=message.id, reviewer=reviewer, decision=decision, reason=reason, at=now)
-    )
-    decided = log.append(
-        at=now,
-        actor=f"admin:{reviewer}",
-        action=f"message:review:{decision}",
-        message_id=message.id,
-        type=message.type,
-        envelope_sha256=message.envelope_sha256,
-    )
-    if not approve:
-        message.status = "rejected"
-        for delivery in message.deliveries:
-            delivery.state = "rejected"
-        hub_step(session, message, "rejected", recipients=None, log_index=decided, now=now)
-        # Imported here: notices stores through intake, which imports this module.
-        from exchange.transport.notices import review_rejected
-
-        review_rejected(session, log, trust, message, reason=str(reason), now=now)
-    else:
-        approvals = 1 + sum(1 for r in message.reviews if r.decision == "approved")
-        if approvals >= message.required_approvals:
-            pushed = pushed_recipients(session, (d.recipient for d in message.deliveries))
-            released = release(log, message, actor="hub", now=now, pushed=pushed)
-            hub_step(session, message, "released", recipients=None, log_index=released, now=now)
-    close_log(session, log, now)
-    return message
+        recipients = [d.recipient for d in message.deliveries]
+        status = message.status
+        if not approve:
+            status = "rejected"
+            window.changes.update(MESSAGES, {"id": message.id, "status": status})
+            for recipient in recipients:
+                window.changes.update(
+                    DELIVERIES, {"message_id": message.id, "recipient": recipient, "state": status}
+                )
+            step = HubStep(message.id, message.type, HubEvent.REJECTED, None, decided)
+            apply_hub_steps(window.transaction, window.changes, [step], now=now)
+            review_rejected(session, window, trust, message, reason=str(reason), now=now)
+        elif 1 + sum(r.decision == "approved" for r in message.reviews) >= (
+            message.required_approvals
+        ):
+            status = "released"
+            pushed = pushed_recipients(session, recipients)
+            released = release_held(
+                window, message, recipients, pushed=pushed, actor="hub", now=now
+            )
+            step = HubStep(message.id, message.type, HubEvent.RELEASED, None, released)
+            apply_hub_steps(window.transaction, window.changes, [step], now=now)
+    return Decision(message.id, status)
 
 
 def pending(session: Session) -> list[Message]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exchange.errors import ProblemError
+from exchange.errors import RouteNotAllowed
 from schemas import MESSAGE_TYPES
 
 BODIES = ("audit", "discipline", "inspection", "personnel")
@@ -69,13 +69,10 @@ class AgreementBook:
         """The agreement covering this route, or ``route-not-allowed``."""
         agreement = self._by_key.get((type_, sender_body))
         if agreement is None:
-            raise ProblemError(
-                "route-not-allowed", f"No agreement lets {sender_body} send {type_}."
-            )
+            raise RouteNotAllowed(f"No agreement lets {sender_body} send {type_}.")
         refused = sorted(recipient_bodies - agreement.recipient_bodies)
         if refused:
-            raise ProblemError(
-                "route-not-allowed",
+            raise RouteNotAllowed(
                 f"No agreement lets {sender_body} send {type_} to {', '.join(refused)}.",
             )
         return agreement

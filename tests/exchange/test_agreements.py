@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from exchange.api.problems import problem_document
 from exchange.config import Config
-from exchange.errors import ProblemError
+from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from exchange.trust.agreements import BODIES, AgreementBook
 
@@ -98,16 +99,16 @@ def test_default_route(defaults: AgreementBook, type_: str, sender: str, recipie
         assert agreement.reviewers == REVIEWERS[type_]
         assert agreement.reply_to == REPLY_TO.get(type_)
     else:
-        with pytest.raises(ProblemError) as refused:
+        with pytest.raises(ExchangeError) as refused:
             defaults.for_route(type_, sender, {recipient})
         assert refused.value.code == "route-not-allowed"
-        assert refused.value.status == 403
+        assert problem_document(refused.value)["status"] == 403
         assert sender in refused.value.detail
 
 
 def test_personnel_may_not_refer_a_clue_to_audit(defaults: AgreementBook) -> None:
     """The named example: 组织部 sends no clue referral at all."""
-    with pytest.raises(ProblemError) as refused:
+    with pytest.raises(ExchangeError) as refused:
         defaults.for_route(REFERRAL, "personnel", {"audit"})
     assert refused.value.code == "route-not-allowed"
     assert refused.value.detail == "No agreement lets personnel send clue.referral.v1."
@@ -115,7 +116,7 @@ def test_personnel_may_not_refer_a_clue_to_audit(defaults: AgreementBook) -> Non
 
 def test_one_refused_recipient_refuses_the_route_and_is_named(defaults: AgreementBook) -> None:
     """audit → discipline is allowed, audit → discipline + inspection is not (names inspection)."""
-    with pytest.raises(ProblemError) as refused:
+    with pytest.raises(ExchangeError) as refused:
         defaults.for_route(REFERRAL, "audit", {"discipline", "inspection"})
     assert refused.value.code == "route-not-allowed"
     assert refused.value.detail.endswith("to inspection.")
@@ -126,7 +127,7 @@ def test_one_refused_recipient_refuses_the_route_and_is_named(defaults: Agreemen
 def test_types_without_an_agreement_are_refused(defaults: AgreementBook, type_: str) -> None:
     """hub.notice.v1 is the hub's own; unknown types have no route."""
     for sender in BODIES:
-        with pytest.raises(ProblemError) as refused:
+        with pytest.raises(ExchangeError) as refused:
             defaults.for_route(type_, sender, {"discipline"})
         assert refused.value.code == "route-not-allowed"
 
@@ -165,7 +166,7 @@ def test_a_toml_file_replaces_the_defaults(tmp_path: Path) -> None:
         (RECTIFICATION, "audit", "discipline"),
         (SHARE, "audit", "personnel"),
     ]:
-        with pytest.raises(ProblemError) as refused:
+        with pytest.raises(ExchangeError) as refused:
             book.for_route(type_, sender, {recipient})
         assert refused.value.code == "route-not-allowed", (type_, sender, recipient)
 
@@ -178,7 +179,7 @@ def test_the_hub_loads_the_file_named_by_exchange_agreements(tmp_path: Path) -> 
     assert config.agreements_path == path
     assert Hub(config).agreements.for_route(REFERRAL, "audit", {"personnel"}).reviewers == 3
     default_hub = Hub(Config.from_env({"EXCHANGE_HOME": str(tmp_path)}))
-    with pytest.raises(ProblemError):
+    with pytest.raises(ExchangeError):
         default_hub.agreements.for_route(REFERRAL, "audit", {"personnel"})
 
 

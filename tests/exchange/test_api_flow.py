@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import text
 
 from adapters import ExchangeClient, HubError
-from exchange.errors import ProblemError
+from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from keys import jws
 from schemas import canonical_bytes, envelope_sha256, examples
@@ -64,7 +64,7 @@ def test_referral_waits_for_two_distinct_reviewers(
     assert result.status == "pending_review"
     assert discipline.inbox().items == []
     assert _approve(hub, envelope["id"], "张审核") == "pending_review"
-    with pytest.raises(ProblemError, match="already reviewed"):
+    with pytest.raises(ExchangeError, match="already reviewed"):
         _approve(hub, envelope["id"], "张审核")
     assert discipline.inbox().items == []
     assert _approve(hub, envelope["id"], "李复核") == "released"

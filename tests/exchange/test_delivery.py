@@ -28,7 +28,7 @@ from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
 from exchange.admin.partners import set_partner_status
-from exchange.errors import ProblemError
+from exchange.errors import ExchangeError, SignatureInvalid
 from exchange.hub import Hub
 from exchange.store.models import Delivery, LogEntry, Partner, ReferralCase, Transition
 from exchange.transparency.verify import verify_store
@@ -317,7 +317,7 @@ def test_the_secret_is_sealed_and_bound_to_its_partner(hub: Hub, partners: Partn
 )
 def test_a_webhook_must_be_an_http_url(hub: Hub, partners: Partners, url: str) -> None:
     before = log_size(hub)
-    with pytest.raises(ProblemError) as refused:
+    with pytest.raises(ExchangeError) as refused:
         webhook(hub, DISCIPLINE, url)
     assert refused.value.code == "bad-request"
     assert log_size(hub) == before
@@ -609,7 +609,7 @@ def test_resend_refusals_change_nothing(
     webhook(hub, DISCIPLINE, receiver.url)
     line = status_line(base_url, partners, (DISCIPLINE, INSPECTION))
     before = (log_size(hub), delivery(hub, line["id"]).next_attempt_at)
-    with hub.sessions.begin() as session, pytest.raises(ProblemError) as refused:
+    with hub.sessions.begin() as session, pytest.raises(ExchangeError) as refused:
         resend(
             session,
             message_id or line["id"],

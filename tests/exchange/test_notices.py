@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from adapters import VerificationFailed
-from exchange.errors import ProblemError
+from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from exchange.store.models import LogEntry, Message, Review
 from exchange.supervision.figures import china_today
@@ -133,7 +133,7 @@ def test_a_rejection_whose_reason_carries_a_state_secret_marker_is_refused(
     """The reason would travel in a notice: the rejection is refused whole, nothing stored."""
     referral = examples.referral_example(payload={"referral_id": "YL-SJ-YJ-2026-R2"})
     partners["audit"].client(base_url).send(referral)
-    with pytest.raises(ProblemError) as refused:
+    with pytest.raises(ExchangeError) as refused:
         review(hub, referral["id"], "王审核", reason="材料含机密内容，不得经交换中心报送。")
     assert refused.value.code == "classified-content-refused"
     with hub.sessions() as session:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from exchange.errors import ProblemError
+from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from exchange.store.models import Delivery, Partner
-from exchange.transport.destinations import check_webhook_url, is_internal
+from exchange.trust.destinations import check_webhook_url, is_internal
 from exchange.transport.outbox import PENDING, set_webhook
 from keys import SigningKey
 from tests.exchange.test_cli import Cli, cli_env
@@ -57,7 +57,7 @@ ALLOWED = [
 
 @pytest.mark.parametrize("url", INTERNAL)
 def test_internal_destinations_are_refused_unless_allowed(url: str) -> None:
-    with pytest.raises(ProblemError) as refused:
+    with pytest.raises(ExchangeError) as refused:
         check_webhook_url(url)
     assert refused.value.code == "bad-request"
     assert "--allow-internal" in refused.value.detail
@@ -67,7 +67,7 @@ def test_internal_destinations_are_refused_unless_allowed(url: str) -> None:
 @pytest.mark.parametrize("url", WITH_USER_INFO)
 def test_user_info_is_refused_even_when_internal_is_allowed(url: str) -> None:
     for allow in (False, True):
-        with pytest.raises(ProblemError) as refused:
+        with pytest.raises(ExchangeError) as refused:
             check_webhook_url(url, allow_internal=allow)
         assert "user-info" in refused.value.detail
 
@@ -97,7 +97,7 @@ def test_what_counts_as_internal(address: str, internal: bool) -> None:
 
 def test_a_refused_webhook_leaves_nothing(hub: Hub, partners: Partners) -> None:
     before = log_size(hub)
-    with pytest.raises(ProblemError), hub.sessions.begin() as session:
+    with pytest.raises(ExchangeError), hub.sessions.begin() as session:
         set_webhook(session, DISCIPLINE, INTERNAL[0], trust=hub.trust, actor="test", now=hub.now())
     assert log_size(hub) == before
     with hub.sessions() as session:

@@ -22,7 +22,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
-from exchange.errors import ProblemError
+from exchange.errors import BadRequest
 
 MAX_URL_LENGTH = 2000
 
@@ -42,25 +42,20 @@ def is_internal(address: str) -> bool:
 def check_webhook_url(url: str, *, allow_internal: bool = False) -> str:
     """The URL if the hub may push to it; else a refusal that says why."""
     if len(url) > MAX_URL_LENGTH:
-        raise ProblemError(
-            "bad-request", f"A webhook URL may not exceed {MAX_URL_LENGTH} characters."
-        )
+        raise BadRequest(f"A webhook URL may not exceed {MAX_URL_LENGTH} characters.")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ProblemError("bad-request", f"Not a webhook URL (http or https): {url!r}.") from None
+        raise BadRequest(f"Not a webhook URL (http or https): {url!r}.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
-        raise ProblemError("bad-request", f"Not a webhook URL (http or https): {url!r}.")
+        raise BadRequest(f"Not a webhook URL (http or https): {url!r}.")
     if "@" in parts.netloc:
-        raise ProblemError(
-            "bad-request", "A webhook URL may not carry a user name or password (user-info)."
-        )
+        raise BadRequest("A webhook URL may not carry a user name or password (user-info).")
     if not allow_internal:
         internal = sorted(a for a in _addresses(parts.hostname, port) if is_internal(a))
         if internal:
-            raise ProblemError(
-                "bad-request",
+            raise BadRequest(
                 f"{parts.hostname} is a loopback or link-local address ({internal[0]}): "
                 "refused unless internal destinations are allowed (--allow-internal).",
             )

@@ -1,0 +1,201 @@
+"""Typed rows: what the hub writes into each table, so that mypy sees a misspelt or renamed
+column (tests/exchange/test_store_rows.py checks each against its table)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import NotRequired, TypedDict
+
+
+class MessageRow(TypedDict):
+    """A stored message: metadata in clear, the envelope sealed."""
+
+    id: str
+    type: str
+    sender: str
+    subject: str | None
+    in_reply_to: str | None
+    classification: str
+    sent_at: datetime
+    received_at: datetime
+    released_at: datetime | None
+    envelope_sha256: str
+    sealed_envelope: bytes
+    signature: str
+    signer_kid: str
+    status: str
+    required_approvals: int
+    receipt: str
+    receipt_status: str
+    log_index: int
+    size_bytes: int
+
+
+class DeliveryRow(TypedDict):
+    """A recipient's copy of a new message (the rest of its columns start empty)."""
+
+    message_id: str
+    recipient: str
+    state: str
+    cursor: int | None
+    attempts: int
+    push_state: str | None
+    next_attempt_at: datetime | None
+
+
+class PersonRefRow(TypedDict):
+    """An ID number seen in a message, masked and keyed-hashed (``id`` is the database's)."""
+
+    message_id: str
+    json_path: str
+    masked: str
+    id_hmac: str
+
+
+class ReviewRow(TypedDict):
+    """A reviewer's decision (``id`` is the database's)."""
+
+    message_id: str
+    reviewer: str
+    decision: str
+    reason: str | None
+    at: datetime
+
+
+class LogEntryRow(TypedDict):
+    """A transparency-log entry with its leaf and interior hashes."""
+
+    idx: int
+    at: datetime
+    actor: str
+    action: str
+    message_id: str | None
+    entry: bytes
+    leaf_hash: bytes
+    nodes: bytes
+
+
+class CheckpointRow(TypedDict):
+    """A signed tree head."""
+
+    tree_size: int
+    root_hash: bytes
+    issued_at: datetime
+    signed: str
+
+
+class ReferralCaseRow(TypedDict):
+    """One recipient's handling of one referral."""
+
+    message_id: str
+    recipient: str
+    sender: str
+    referral_id: str
+    issue_category: str
+    sent_at: datetime
+    feedback_due: date
+    state: str
+    disposition: str | None
+    released_at: datetime | None
+    first_feedback_at: datetime | None
+    concluded_at: datetime | None
+    persons_handled: int
+    recovered_amount: Decimal
+    notified_at: datetime | None
+    updated_at: datetime
+
+
+class ShareUseRow(TypedDict):
+    """One recipient's use of one shared result."""
+
+    message_id: str
+    recipient: str
+    sender: str
+    share_id: str
+    share_type: str
+    sent_at: datetime
+    state: str
+    used_for: str | None
+    first_feedback_at: datetime | None
+    feedbacks: int
+    updated_at: datetime
+
+
+class LedgerStateRow(TypedDict):
+    """The state of a ledger item, as the item and each of its lines hold it."""
+
+    owner: str
+    ledger_item_id: str
+    source: str
+    source_doc_number: str
+    unit_name: str
+    unit_uscc: str | None
+    rectification_class: str
+    status: str
+    deadline: date
+    milestone_due: date | None
+    amount_involved: Decimal
+    amount_rectified: Decimal
+    rules_made: int
+    persons_held_accountable: int
+    reported_at: datetime
+
+
+class LedgerItemRow(LedgerStateRow):
+    """A ledger item as its owner's latest line left it."""
+
+    first_reported_at: datetime
+    last_message_id: str
+    notified_at: datetime | None
+
+
+class LedgerLineRow(LedgerStateRow):
+    """One accepted status line and the state it left its item in."""
+
+    message_id: str
+    log_index: int
+    received_at: datetime
+
+
+class TransitionRow(TypedDict):
+    """An accepted lifecycle step."""
+
+    kind: str
+    owner: str
+    key: str
+    log_index: int
+    party: str
+    message_id: str
+    from_state: str | None
+    to_state: str
+    detail: str | None
+    at: datetime
+
+
+class DeliveryUpdate(TypedDict):
+    """Columns of a delivery that a release, pull, ack or push changes (by primary key)."""
+
+    message_id: str
+    recipient: str
+    state: NotRequired[str]
+    cursor: NotRequired[int | None]
+    delivered_at: NotRequired[datetime | None]
+    acked_at: NotRequired[datetime | None]
+    ack: NotRequired[str | None]
+    ack_sha256: NotRequired[str | None]
+    delivered_via: NotRequired[str | None]
+    push_state: NotRequired[str | None]
+    next_attempt_at: NotRequired[datetime | None]
+    attempts: NotRequired[int]
+    last_attempt_at: NotRequired[datetime | None]
+    last_duration_ms: NotRequired[int | None]
+    last_error: NotRequired[str | None]
+
+
+class MessageUpdate(TypedDict):
+    """Columns of a message that review changes (by primary key)."""
+
+    id: str
+    status: NotRequired[str]
+    released_at: NotRequired[datetime | None]

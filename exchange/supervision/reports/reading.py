@@ -1,0 +1,79 @@
+"""What both reports read: partners' names, unsealed payloads, the context block, and the
+way cells show money, dates and yes/no."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exchange.store.models import Message, Partner
+from exchange.supervision.days import CHINA, china_today
+from exchange.supervision.figures import Period
+from exchange.supervision.reports.workbook import Block
+from exchange.trust.envelopes import open_envelope
+from exchange.trust.hub_keys import HubTrust
+
+_CHUNK: Final = 500  # ids per IN (…) when loading envelopes
+
+
+def partner_names(session: Session) -> dict[str, str]:
+    return {pid: name for pid, name in session.execute(select(Partner.id, Partner.name))}
+
+
+def payloads(session: Session, trust: HubTrust, message_ids: Iterable[str]) -> dict[str, Any]:
+    """Message id → its unsealed payload."""
+    ids = sorted(set(message_ids))
+    payloads: dict[str, Any] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        for message in session.scalars(select(Message).where(Message.id.in_(chunk))):
+            payloads[message.id] = open_envelope(trust, message).get("payload", {})
+    return payloads
+
+
+def context(
+    session: Session, partner_id: str | None, period: Period, now: datetime, counted_by: str
+) -> Block:
+    scope = "全部报送单位" if partner_id is None else partner_names(session).get(partner_id)
+    start = period.start.isoformat() if period.start else "不限"
+    end = period.end.isoformat() if period.end else "不限"
+    return Block(
+        None,
+        None,
+        [
+            ("统计范围", scope or partner_id),
+            ("统计期间", f"{start} 至 {end}（按{counted_by}）"),
+            ("截至日期", china_today(now)),
+        ],
+    )
+
+
+def in_order(counts: dict[str, int], labels: dict[str, str]) -> list[tuple[str, int]]:
+    # The enumeration's own order (as DOMAIN.md lists it), unknown values last.
+    order = {value: n for n, value in enumerate(labels)}
+    return sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
+
+def person(person: Any) -> str | None:
+    if not isinstance(person, dict) or not person.get("name"):
+        return None
+    position = person.get("position")
+    return f"{person['name']}（{position}）" if position else str(person["name"])
+
+
+def yes_no(flag: bool) -> str:
+    return "是" if flag else "否"
+
+
+def money(value: Decimal | str) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
+def beijing(moment: datetime) -> datetime:
+    # Spreadsheets hold no time zones: Beijing wall-clock time, to the second.
+    return moment.astimezone(CHINA).replace(tzinfo=None, microsecond=0)
