@@ -1,4 +1,5 @@
-"""Trust primitives: Ed25519 keys, JWS, RFC 9421 request signatures, sealing, Merkle proofs."""
+"""Trust primitives: Ed25519 keys, JWS, RFC 9421 request signatures, sealing, Merkle proofs,
+and the names the wire contract fixes (``keys.protocol``)."""
 
 from keys.ed25519 import (
     KeyResolver,
@@ -47,10 +48,25 @@ from keys.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from keys.protocol import (
+    ACK_TYP,
+    CHECKPOINT_TYP,
+    EVIDENCE_FORMAT,
+    HUB_PARTNER_ID,
+    MESSAGE_TYP,
+    RECEIPT_TYP,
+    LogAction,
+)
 from keys.resolvers import jwk_set, jwks_resolver, keys_from_jwk_set, static_resolver
 from keys.sealing import SealingKeyRing, load_key_ring, save_key_ring
 
 __all__ = [
+    "ACK_TYP",
+    "CHECKPOINT_TYP",
+    "EVIDENCE_FORMAT",
+    "HUB_PARTNER_ID",
+    "MESSAGE_TYP",
+    "RECEIPT_TYP",
     "CompactTree",
     "EvidenceInvalid",
     "HttpRequest",
@@ -58,6 +74,7 @@ __all__ = [
     "KeyNotValid",
     "KeyResolver",
     "KeysError",
+    "LogAction",
     "ProofInvalid",
     "RequestSignatureInvalid",
     "SealingError",
