@@ -30,12 +30,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import import_module
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
+from adapters.base import Adapter
 from adapters.client import ExchangeClient, SendResult
+from adapters.discovery import adapter_for
 from adapters.errors import EdgeError, HubError, VerificationFailed
 from keys import (
     WEBHOOK_HEADERS,
@@ -49,16 +52,6 @@ log = logging.getLogger("exchange.agent")
 
 FOLDERS = ("outbox", "sent", "failed", "inbox", "state")
 BACKOFF_MAX = 60.0
-
-
-class BodyAdapter(Protocol):
-    """What the agent needs of a body's adapter (``adapters.base.Adapter`` provides it)."""
-
-    def to_messages(self, native: Path) -> list[dict[str, Any]]:
-        """Envelope drafts from one native file (``id``/``sent_at`` may be left out)."""
-
-    def from_message(self, envelope: Mapping[str, Any]) -> Any:
-        """The body's native record of a received envelope (JSON-serialisable)."""
 
 
 class AgentConfigError(EdgeError):
@@ -116,7 +109,7 @@ class Agent:
         self,
         config: AgentConfig,
         client: ExchangeClient,
-        adapter: BodyAdapter,
+        adapter: Adapter,
         *,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -384,22 +377,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"exchange-agent: {fatal}")
 
 
-def load_adapter(config: AgentConfig) -> BodyAdapter:
+def load_adapter(config: AgentConfig) -> Adapter:
     """The adapter named in the config: an ``exchange.adapters`` entry point (``audit``), or a
     ``module:Class`` path (an adapter under development)."""
-    from importlib import import_module
-    from importlib.metadata import entry_points
-
-    if ":" in config.adapter:
-        module, _, name = config.adapter.partition(":")
-        factory = getattr(import_module(module), name)
-    else:
-        found = {e.name: e for e in entry_points(group="exchange.adapters")}
-        if config.adapter not in found:
-            installed = ", ".join(sorted(found)) or "none"
-            raise AgentConfigError(f"no adapter {config.adapter!r} (installed: {installed})")
-        factory = found[config.adapter].load()
-    adapter: BodyAdapter = factory(partner_id=config.kid.split("#")[0], partners=config.partners)
+    partner_id = config.kid.split("#")[0]
+    if ":" not in config.adapter:
+        return adapter_for(config.adapter, partner_id=partner_id, partners=config.partners)
+    module, _, name = config.adapter.partition(":")
+    factory = getattr(import_module(module), name)
+    adapter: Adapter = factory(partner_id=partner_id, partners=config.partners)
     return adapter
 
 
