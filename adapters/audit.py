@@ -8,32 +8,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from adapters.base import (
-    AttachmentCodec,
-    BaseAdapter,
+from adapters.base import BaseAdapter
+from adapters.codecs import (
     Bodies,
     Classification,
     CnDate,
     Code,
     Count,
-    Field,
     IdNumber,
     Label,
-    Lines,
-    NativeFile,
-    NativeRecord,
-    Part,
-    Parts,
-    RecordSpec,
     Text,
     UsccCode,
     Wan,
     YesNo,
-    milestone_codec,
-    native_file,
-    person_codec,
-    suffix_of,
 )
+from adapters.compound import AttachmentCodec, Lines, Part, Parts, milestone_codec, person_codec
+from adapters.files import NativeFile, native_file, suffix_of
+from adapters.specs import Field, NativeRecord, RecordSpec
 from schemas import (
     AUDIT_TIMINGS,
     FINDING_HANDLINGS,

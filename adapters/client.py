@@ -14,9 +14,15 @@ import requests
 
 from adapters.errors import HubError, VerificationFailed
 from keys import (
+    ACK_TYP,
+    CHECKPOINT_TYP,
+    HUB_PARTNER_ID,
+    MESSAGE_TYP,
+    RECEIPT_TYP,
     EvidenceInvalid,
     HttpRequest,
     KeysError,
+    LogAction,
     SigningKey,
     UnknownKey,
     VerifiedEvidence,
@@ -28,12 +34,7 @@ from keys import (
     verify_evidence,
     verify_inclusion,
 )
-from schemas import HUB_PARTNER_ID, canonical_bytes, envelope_sha256
-
-MESSAGE_TYP = "exchange-message+jws"
-RECEIPT_TYP = "exchange-receipt+jws"
-ACK_TYP = "exchange-ack+jws"
-CHECKPOINT_TYP = "exchange-checkpoint+jws"
+from schemas import canonical_bytes, envelope_sha256
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ class ExchangeClient:
         claims = entry["entry"]
         if (
             claims.get("index") != result.log_index
-            or claims.get("action") != "message:received"
+            or claims.get("action") != LogAction.MESSAGE_RECEIVED
             or claims.get("message_id") != result.id
             or claims.get("envelope_sha256") != result.claims.get("envelope_sha256")
         ):

@@ -10,26 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from adapters.base import (
+from adapters.base import BaseAdapter
+from adapters.codecs import (
     INTENDED_USE_CODES,
-    AttachmentCodec,
-    BaseAdapter,
     Bodies,
     Classification,
     CnDate,
     Code,
     Count,
-    Field,
     IdNumber,
-    Lines,
-    NativeFile,
-    NativeRecord,
-    Part,
-    Parts,
-    RecordSpec,
     UsccCode,
     Wan,
 )
+from adapters.compound import AttachmentCodec, Lines, Part, Parts
+from adapters.files import NativeFile
+from adapters.specs import Field, NativeRecord, RecordSpec
 from schemas import DISPOSITIONS, FEEDBACK_STAGES, INTENDED_USES, OUTCOMES
 
 FEEDBACK: Final = "线索处置反馈"

@@ -10,29 +10,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from adapters.base import (
-    AttachmentCodec,
-    BaseAdapter,
+from adapters.base import BaseAdapter
+from adapters.codecs import (
     Bodies,
     CnDate,
     Code,
     Count,
-    Field,
     Label,
-    Lines,
-    NativeFile,
-    NativeRecord,
     NativeValueError,
-    RecordSpec,
     Text,
     UsccCode,
     Wan,
     YesNo,
-    get_path,
-    milestone_codec,
-    person_codec,
-    put_path,
 )
+from adapters.compound import AttachmentCodec, Lines, milestone_codec, person_codec
+from adapters.files import NativeFile
+from adapters.specs import Field, NativeRecord, RecordSpec, get_path, put_path
 from schemas import ISSUE_CATEGORIES, RECTIFICATION_CLASSES, RECTIFICATION_STATUSES
 
 PROBLEMS: Final = "巡察问题清单"

@@ -16,30 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from adapters.base import (
+from adapters.base import BaseAdapter
+from adapters.codecs import (
     INTENDED_USE_CODES,
-    BaseAdapter,
     Bodies,
     Classification,
     CnDate,
     Code,
     Count,
-    Field,
     Label,
-    Lines,
-    NativeError,
-    NativeFile,
-    NativeProblem,
-    NativeRecord,
     NativeValueError,
-    Part,
-    Parts,
-    RecordSpec,
     Wan,
-    envelope_keys,
-    native_file,
-    received_record,
 )
+from adapters.compound import Lines, Part, Parts
+from adapters.errors import NativeError, NativeProblem
+from adapters.files import NativeFile, native_file
+from adapters.received import envelope_keys, received_record
+from adapters.specs import Field, NativeRecord, RecordSpec
 from schemas import (
     DECISION_KINDS,
     DISPOSITIONS,

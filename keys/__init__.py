@@ -1,4 +1,5 @@
-"""Trust primitives: Ed25519 keys, JWS, RFC 9421 request signatures, sealing, Merkle proofs."""
+"""Trust primitives: Ed25519 keys, JWS, RFC 9421 request and Standard Webhooks signatures,
+sealing, Merkle proofs, and the names the wire contract fixes (``keys.protocol``)."""
 
 from keys.ed25519 import (
     KeyResolver,
@@ -17,6 +18,7 @@ from keys.errors import (
     SealingError,
     SignatureInvalid,
     UnknownKey,
+    WebhookSignatureInvalid,
 )
 from keys.evidence import EvidenceInvalid, VerifiedEvidence, verify_evidence
 from keys.httpsig import (
@@ -47,10 +49,34 @@ from keys.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from keys.protocol import (
+    ACK_TYP,
+    CHECKPOINT_TYP,
+    EVIDENCE_FORMAT,
+    HUB_PARTNER_ID,
+    MESSAGE_TYP,
+    RECEIPT_TYP,
+    LogAction,
+)
 from keys.resolvers import jwk_set, jwks_resolver, keys_from_jwk_set, static_resolver
 from keys.sealing import SealingKeyRing, load_key_ring, save_key_ring
+from keys.webhooks import (
+    WEBHOOK_HEADERS,
+    VerifiedWebhook,
+    new_webhook_secret,
+    sign_webhook,
+    verify_webhook,
+    webhook_secret_key,
+)
 
 __all__ = [
+    "ACK_TYP",
+    "CHECKPOINT_TYP",
+    "EVIDENCE_FORMAT",
+    "HUB_PARTNER_ID",
+    "MESSAGE_TYP",
+    "RECEIPT_TYP",
+    "WEBHOOK_HEADERS",
     "CompactTree",
     "EvidenceInvalid",
     "HttpRequest",
@@ -58,6 +84,7 @@ __all__ = [
     "KeyNotValid",
     "KeyResolver",
     "KeysError",
+    "LogAction",
     "ProofInvalid",
     "RequestSignatureInvalid",
     "SealingError",
@@ -67,7 +94,9 @@ __all__ = [
     "UnknownKey",
     "VerifiedEvidence",
     "VerifiedRequest",
+    "VerifiedWebhook",
     "VerifyingKey",
+    "WebhookSignatureInvalid",
     "consistency_path",
     "consistency_proof",
     "content_digest",
@@ -81,6 +110,7 @@ __all__ = [
     "load_key_ring",
     "load_signing_key",
     "load_verifying_key",
+    "new_webhook_secret",
     "node_hash",
     "perfect_subtrees",
     "root_hash",
@@ -89,6 +119,7 @@ __all__ = [
     "sign_compact",
     "sign_detached",
     "sign_request",
+    "sign_webhook",
     "static_resolver",
     "unverified_header",
     "verify_compact",
@@ -97,4 +128,6 @@ __all__ = [
     "verify_evidence",
     "verify_inclusion",
     "verify_request",
+    "verify_webhook",
+    "webhook_secret_key",
 ]

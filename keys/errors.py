@@ -37,3 +37,11 @@ class SealingError(KeysError):
 
 class ProofInvalid(KeysError):
     """A Merkle inclusion or consistency proof that does not verify."""
+
+
+class WebhookSignatureInvalid(KeysError):
+    """A Standard Webhooks push whose headers are missing, stale or do not verify."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -19,14 +19,16 @@ from keys.ed25519 import KeyResolver, VerifyingKey
 from keys.errors import KeysError, ProofInvalid, UnknownKey
 from keys.jws import verify_compact, verify_detached
 from keys.merkle import leaf_hash, verify_inclusion
+from keys.protocol import (
+    ACK_TYP,
+    CHECKPOINT_TYP,
+    EVIDENCE_FORMAT,
+    HUB_PARTNER_ID,
+    MESSAGE_TYP,
+    RECEIPT_TYP,
+    LogAction,
+)
 from keys.resolvers import keys_from_jwk_set, static_resolver
-
-FORMAT: Final = "exchange-evidence/1"
-MESSAGE_TYP: Final = "exchange-message+jws"
-HUB_SENDER: Final = "hub"
-RECEIPT_TYP: Final = "exchange-receipt+jws"
-ACK_TYP: Final = "exchange-ack+jws"
-CHECKPOINT_TYP: Final = "exchange-checkpoint+jws"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -102,7 +104,7 @@ def verify_evidence(
     envelope_sha256 = hashlib.sha256(_utf8(bundle["envelope_jcs"], "envelope_jcs")).hexdigest()
     _check_entries_agree(log, envelope, envelope_sha256)
     # A hub notice (from "hub") is signed by the hub's key; a partner's message by its own.
-    from_hub = envelope["from"] == HUB_SENDER
+    from_hub = envelope["from"] == HUB_PARTNER_ID
     sender_kid = _verify_signature(bundle, envelope, hub if from_hub else partners)
     _check_partner_keys_logged(partners, log)
     receipt_kid, receipt = _verify_receipt(
@@ -130,8 +132,8 @@ def _check_shape(bundle: Any) -> None:
     _check_members(bundle, _TOP_LEVEL, "")
     for name in _STRINGS:
         _require(isinstance(bundle[name], str), name, "not a string")
-    if bundle["format"] != FORMAT:
-        raise EvidenceInvalid("format", f"not {FORMAT}")
+    if bundle["format"] != EVIDENCE_FORMAT:
+        raise EvidenceInvalid("format", f"not {EVIDENCE_FORMAT}")
     _require(isinstance(bundle["envelope"], Mapping), "envelope", "not an object")
     _require(isinstance(bundle["acks"], list), "acks", "not an array")
     for i, item in enumerate(bundle["acks"]):
@@ -218,7 +220,9 @@ def _verify_log(
         if "message_id" in entry:
             _require(entry["message_id"] == message_id, f"{field}.entry", "another message")
         else:
-            _require(entry["action"] == "key:added", f"{field}.entry", "not about this message")
+            _require(
+                entry["action"] == LogAction.KEY_ADDED, f"{field}.entry", "not about this message"
+            )
         log[index] = _Logged(field, entry)
     return log
 
@@ -281,7 +285,9 @@ def _check_partner_keys_logged(
     partners: Mapping[str, VerifyingKey], log: Mapping[int, _Logged]
 ) -> None:
     """Every partner key is one the log says the hub registered."""
-    added = [logged.entry for logged in log.values() if logged.entry["action"] == "key:added"]
+    added = [
+        logged.entry for logged in log.values() if logged.entry["action"] == LogAction.KEY_ADDED
+    ]
     for i, (kid, key) in enumerate(partners.items()):
         key_sha256 = hashlib.sha256(key.raw).hexdigest()
         _require(
@@ -319,7 +325,7 @@ def _verify_receipt(
         raise EvidenceInvalid("receipt", f"log entry {log_index} is not in the bundle")
     entry = logged.entry
     _require(
-        entry["action"] == "message:received"
+        entry["action"] == LogAction.MESSAGE_RECEIVED
         and entry.get("message_id") == envelope["id"]
         and entry.get("envelope_sha256") == envelope_sha256
         and entry["actor"] == envelope["from"]
@@ -328,7 +334,7 @@ def _verify_receipt(
         f"log entry {log_index} is not this message's message:received",
     )
     for index, other in log.items():
-        if other.entry["action"] == "message:received" and index != log_index:
+        if other.entry["action"] == LogAction.MESSAGE_RECEIVED and index != log_index:
             raise EvidenceInvalid(f"{other.field}.entry", "a second message:received entry")
     return kid, receipt
 
@@ -341,7 +347,7 @@ def _verify_acks(
     envelope_sha256: str,
 ) -> tuple[str, ...]:
     """Each recipient's signed ack, and the message:acked entry that logged it."""
-    acked = [logged for logged in log.values() if logged.entry["action"] == "message:acked"]
+    acked = [logged for logged in log.values() if logged.entry["action"] == LogAction.MESSAGE_ACKED]
     recipients: list[str] = []
     ack_digests: list[tuple[str, str]] = []
     for i, item in enumerate(acks):

@@ -7,9 +7,10 @@ import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import SplitResult, urlsplit
 
+from keys._clock import aware_now
 from keys._sfv import (
     InnerList,
     Item,
@@ -84,7 +85,7 @@ def sign_request(
     Explicit components are used verbatim; the default covers content-digest when there is a body.
     """
     if created is None:
-        created = int(_now(now).timestamp())
+        created = int(aware_now(now).timestamp())
     added: dict[str, str] = {}
     fields = _field_values(request.headers)
     if request.body:
@@ -123,7 +124,7 @@ def verify_request(
     Raises RequestSignatureInvalid with a short reason; UnknownKey and KeyNotValid from resolve
     propagate unchanged.
     """
-    moment = _now(now).timestamp()
+    moment = aware_now(now).timestamp()
     fields = _field_values(request.headers)
     label, signature_params, signature = _select_signature(fields)
     covered = _covered_components(signature_params)
@@ -147,14 +148,6 @@ def verify_request(
     except SignatureInvalid as e:
         raise RequestSignatureInvalid("signature mismatch") from e
     return VerifiedRequest(kid=kid, created=created, components=covered, label=label)
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    return now
 
 
 def _field_values(headers: Mapping[str, str]) -> dict[str, str]:

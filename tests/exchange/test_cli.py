@@ -1,7 +1,7 @@
 """The real ``exchange`` console script, run as a subprocess against the test database.
 
-The CLI shares the ``hub`` fixture's database (emptied before each test); ``send`` and ``pull``
-talk over HTTP to the in-thread server at ``base_url`` as a partner would.
+The CLI shares the ``hub`` fixture's database (emptied before each test). The partner's
+commands (keygen, send, pull) are ``exchange-partner``'s: tests/adapters/test_partner_cli.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from adapters import ExchangeClient, HubError
 from exchange.hub import Hub
 from exchange.store.models import LogEntry, Message, Partner, PartnerKey
-from keys import SigningKey, load_signing_key, load_verifying_key, save_signing_key
+from keys import SigningKey, save_signing_key
 from keys.merkle import leaf_hash
 from schemas import examples
 from tests.support import NAMES, PartnerKeys, message_count, register
@@ -105,12 +104,6 @@ def write_key_files(directory: Path, kid: str, key: SigningKey) -> tuple[Path, P
     return private_path, public_path
 
 
-def write_envelope(path: Path, envelope: dict[str, Any]) -> Path:
-    """An envelope file as a partner's system would leave it for ``exchange send``."""
-    path.write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
 def trust_counts(hub: Hub) -> tuple[int, int, int]:
     """(partners, partner keys, log entries) in the store."""
     with hub.sessions() as session:
@@ -174,37 +167,6 @@ def test_init_makes_an_sqlite_store_the_hubs_alone(tmp_path: Path) -> None:
     assert store[0].name == "exchange.db"
     for path in store:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-
-
-# -- keygen ---------------------------------------------------------------------------------
-
-
-def test_keygen_writes_a_0600_private_pem_and_never_overwrites_it(cli: Cli, tmp_path: Path) -> None:
-    """The pair loads back and matches; a second keygen for the kid is refused, files intact."""
-    out = tmp_path / "keys"
-    stdout = cli.ok("keygen", "--kid", f"{AUDIT}#2026-11", "--out", str(out))
-    private_path, public_path = out / f"{AUDIT}_2026-11.pem", out / f"{AUDIT}_2026-11.pub.pem"
-    assert stdout == f"private key: {private_path}\npublic key:  {public_path}\n"
-    assert sorted(out.iterdir()) == [private_path, public_path]
-    assert stat.S_IMODE(private_path.stat().st_mode) == 0o600
-    assert b"PRIVATE KEY" in private_path.read_bytes()
-    assert b"PRIVATE" not in public_path.read_bytes()
-    private_key = load_signing_key(private_path)
-    assert load_verifying_key(public_path).raw == private_key.public_key.raw
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
-
-    stderr = cli.refused("keygen", "--kid", f"{AUDIT}#2026-11", "--out", str(out))
-
-    assert one_line_error(stderr) == f"{private_path} exists; not overwriting"
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
-
-
-def test_keygen_refuses_a_malformed_kid(cli: Cli, tmp_path: Path) -> None:
-    """A kid is <partner id>#<label>; a bare partner id is refused before a file is written."""
-    out, kid = tmp_path / "keys", AUDIT
-    error = one_line_error(cli.refused("keygen", "--kid", kid, "--out", str(out)))
-    assert error == f"not a key id: {kid!r} (expected <partner id>#<label>)"
-    assert not out.exists()
 
 
 # -- partners -------------------------------------------------------------------------------
@@ -367,146 +329,6 @@ def test_keys_revoke_makes_the_hub_refuse_the_key(
     assert trust_counts(hub) == before
     again = key_state(hub, kid)
     assert again is not None and again.revoked_at == stored.revoked_at
-
-
-# -- send and pull --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def audit_key_file(partners: dict[str, PartnerKeys], tmp_path: Path) -> Path:
-    """The registered audit partner's private key, saved where ``--key`` can read it."""
-    private, _public = write_key_files(
-        tmp_path / "audit", partners["audit"].kid, partners["audit"].key
-    )
-    return private
-
-
-def test_send_prints_one_verified_receipt_line(
-    cli: Cli,
-    hub: Hub,
-    base_url: str,
-    partners: dict[str, PartnerKeys],
-    audit_key_file: Path,
-    tmp_path: Path,
-) -> None:
-    """A ledger line (no review) is released; stdout is one JSON line per file."""
-    envelope = examples.rectification_example()
-    path = write_envelope(tmp_path / "ledger-line.json", envelope)
-
-    done = cli.run(
-        "send", "--as", partners["audit"].kid, "--key", str(audit_key_file), "--url", base_url,
-        str(path),
-    )  # fmt: skip
-
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert len(lines) == 1, done.stdout
-    receipt = json.loads(lines[0])
-    assert receipt["file"] == str(path)
-    assert receipt["id"] == envelope["id"]
-    assert receipt["status"] == "released"
-    assert isinstance(receipt["log_index"], int)
-    stored = message_row(hub, envelope["id"])
-    assert (stored.status, stored.log_index) == ("released", receipt["log_index"])
-
-
-def test_send_of_an_invalid_envelope_exits_1_with_the_problem(
-    cli: Cli,
-    hub: Hub,
-    base_url: str,
-    partners: dict[str, PartnerKeys],
-    audit_key_file: Path,
-    tmp_path: Path,
-) -> None:
-    """A ledger line without its required status: nothing on stdout, the problem on stderr."""
-    envelope = examples.rectification_example()
-    del envelope["payload"]["status"]
-    path = write_envelope(tmp_path / "bad.json", envelope)
-
-    done = cli.run(
-        "send", "--as", partners["audit"].kid, "--key", str(audit_key_file), "--url", base_url,
-        str(path),
-    )  # fmt: skip
-
-    assert done.returncode == 1
-    assert done.stdout == ""
-    report = json.loads(done.stderr.strip())
-    assert report["file"] == str(path)
-    assert report["error"]["type"] == "urn:exchange:error:schema-invalid"
-    assert any("status" in field for field in report["error"]["errors"]), report
-    assert message_count(hub) == 0
-
-
-def test_send_of_a_file_that_is_not_json_fails_cleanly(
-    cli: Cli,
-    hub: Hub,
-    base_url: str,
-    partners: dict[str, PartnerKeys],
-    audit_key_file: Path,
-    tmp_path: Path,
-) -> None:
-    """A truncated file is reported (file named), not a traceback."""
-    path = tmp_path / "truncated.json"
-    path.write_text('{"id": "abc", "type": "rectification.status.v1"', encoding="utf-8")
-    done = cli.run(
-        "send", "--as", partners["audit"].kid, "--key", str(audit_key_file), "--url", base_url,
-        str(path),
-    )  # fmt: skip
-    assert message_count(hub) == 0
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr, done.stderr
-    assert str(path) in done.stderr
-
-
-def test_pull_writes_each_message_and_acks_it(
-    cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys], tmp_path: Path
-) -> None:
-    """``pull --out DIR`` as 纪委监委: one <id>.json per message, and the sender sees the acks."""
-    audit = partners["audit"].client(base_url)
-    sent = [examples.rectification_example(), examples.rectification_example()]
-    for envelope in sent:
-        assert audit.send(envelope).status == "released"
-    discipline = partners["discipline"]
-    key_file, _public = write_key_files(tmp_path / "discipline", discipline.kid, discipline.key)
-    out = tmp_path / "inbox"
-
-    done = cli.run(
-        "pull", "--as", discipline.kid, "--key", str(key_file), "--url", base_url,
-        "--out", str(out),
-    )  # fmt: skip
-
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == ""
-    assert done.stderr.startswith("cursor: ")
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{e['id']}.json" for e in sent)
-    for envelope in sent:
-        record = json.loads((out / f"{envelope['id']}.json").read_text(encoding="utf-8"))
-        assert record["envelope"] == envelope
-        assert set(record) == {"cursor", "envelope", "signature", "receipt"}
-        states = {d["recipient"]: d["state"] for d in audit.message(envelope["id"])["deliveries"]}
-        assert states[DISCIPLINE] == "acked"
-        assert states["inspection.yanliang"] != "acked"
-        assert states[PERSONNEL] != "acked"
-
-
-def test_pulling_again_after_everything_is_acked(
-    cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys], tmp_path: Path
-) -> None:
-    """``pull`` when every message is already acked (e.g. a second run) succeeds."""
-    assert partners["audit"].client(base_url).send(examples.rectification_example()).created
-    discipline = partners["discipline"]
-    key_file, _public = write_key_files(tmp_path / "discipline", discipline.kid, discipline.key)
-    client = discipline.client(base_url)
-    assert client.ack(item.envelope["id"] for item in client.inbox().items)
-
-    done = cli.run(
-        "pull", "--as", discipline.kid, "--key", str(key_file), "--url", base_url,
-        "--out", str(tmp_path / "again"),
-    )  # fmt: skip
-
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
-    assert len(list((tmp_path / "again").iterdir())) == 1
 
 
 # -- review ---------------------------------------------------------------------------------

@@ -1,0 +1,152 @@
+"""``exchange-partner``: a partner's own commands — make a key, send envelope files, pull the inbox.
+
+The hub's ``exchange`` command needs Flask and a database; this one needs neither, so a partner
+installs the edge alone on its 前置机.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from adapters.client import ExchangeClient
+from adapters.errors import EdgeError, HubError
+from keys import KeysError, SigningKey, load_signing_key, save_signing_key
+from schemas import KID_RE, JsonInvalid, parse_json
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+URL_ENV = "EXCHANGE_URL"
+PASSPHRASE_ENV = "EXCHANGE_CLIENT_KEY_PASSPHRASE"
+"""Where ``send`` and ``pull`` find the passphrase of an encrypted private key."""
+
+
+@click.group()
+def main() -> None:
+    """Partner side of the joint-supervision exchange (贯通协同监督数据交换): keys, send, pull."""
+
+
+@main.command()
+@click.option("--kid", required=True, help="key id, e.g. audit.yanliang#2026-11")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--passphrase-env", default=None, help="encrypt with the passphrase in this variable")
+def keygen(kid: str, out_dir: Path, passphrase_env: str | None) -> None:
+    """Generate an Ed25519 key pair: <out>/<kid>.pem (private, 0600) and .pub.pem."""
+    if not KID_RE.match(kid):
+        raise click.ClickException(f"not a key id: {kid!r} (expected <partner id>#<label>)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = kid.replace("#", "_")
+    private_path, public_path = out_dir / f"{stem}.pem", out_dir / f"{stem}.pub.pem"
+    if private_path.exists():
+        raise click.ClickException(f"{private_path} exists; not overwriting")
+    passphrase = os.environ[passphrase_env].encode() if passphrase_env else None
+    key = SigningKey.generate()
+    save_signing_key(private_path, key, passphrase)
+    public_path.write_bytes(key.public_key.to_pem())
+    click.echo(f"private key: {private_path}\npublic key:  {public_path}")
+
+
+@main.command()
+@click.option("--as", "kid", required=True, help="your key id")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--url",
+    default=lambda: os.environ.get(URL_ENV, DEFAULT_URL),
+    show_default=f"${URL_ENV} or {DEFAULT_URL}",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
+    """Sign and send envelope files (JSON); print each verified receipt.
+
+    Each file is sent on its own: a refused or unreadable one is reported on stderr (with the
+    hub's problem document) and the rest are still sent; the exit status is 1 if any failed.
+    """
+    client = ExchangeClient(url, kid, _private_key(key_path))
+    failed = False
+    for path in files:
+        try:
+            envelope = parse_json(path.read_bytes())
+            if not isinstance(envelope, dict):
+                raise JsonInvalid("An envelope is a JSON object.")
+            result = client.send(envelope)
+        except (JsonInvalid, HubError, EdgeError, requests.RequestException) as failure:
+            failed = True
+            problem = failure.problem if isinstance(failure, HubError) else str(failure)
+            _echo_json({"file": str(path), "error": problem}, err=True)
+            continue
+        _echo_json(
+            {
+                "file": str(path),
+                "id": result.id,
+                "status": result.status,
+                "log_index": result.log_index,
+            }
+        )
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--as", "kid", required=True, help="your key id")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", default=lambda: os.environ.get(URL_ENV, DEFAULT_URL))
+@click.option("--after", default=None, help="cursor to continue from")
+@click.option("--ack/--no-ack", default=True, show_default=True, help="acknowledge what is pulled")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="write each message to <out>/<id>.json instead of printing",
+)
+def pull(
+    kid: str, key_path: Path, url: str, after: str | None, ack: bool, out_dir: Path | None
+) -> None:
+    """Pull the inbox (verifying every signature and receipt), print or save, and ack."""
+    client = ExchangeClient(url, kid, _private_key(key_path))
+    cursor = after
+    while True:
+        page = client.inbox(after=cursor, limit=100)
+        for item in page.items:
+            record: dict[str, Any] = {
+                "cursor": item.cursor,
+                "envelope": item.envelope,
+                "signature": item.signature,
+                "receipt": item.receipt,
+            }
+            if out_dir is not None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (out_dir / f"{item.envelope['id']}.json").write_text(
+                    json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
+                )
+            else:
+                _echo_json(record)
+        unacked = [i.envelope["id"] for i in page.items if not i.acked]
+        if ack and unacked:
+            client.ack(unacked)
+        if page.items:
+            cursor = page.items[-1].cursor
+        if page.next is None:
+            break
+    click.echo(f"cursor: {cursor}", err=True)
+
+
+def _private_key(path: Path) -> SigningKey:
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    try:
+        return load_signing_key(path, passphrase.encode() if passphrase else None)
+    except KeysError as bad:
+        raise click.ClickException(f"{path}: cannot load the private key ({bad})") from bad
+
+
+def _echo_json(document: dict[str, Any], *, err: bool = False) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False), err=err)
+
+
+if __name__ == "__main__":
+    main()
