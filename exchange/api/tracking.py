@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import Select, func, not_, or_, select
+from sqlalchemy import func, not_, or_, select
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import (
@@ -34,7 +34,7 @@ blp = Blueprint("tracking", __name__, url_prefix="/v1", description="Lifecycles 
 blp.before_request(authenticate_partner)
 
 
-def _page(query: Select[Any], order: Any, args: dict[str, Any]) -> tuple[list[Any], int]:
+def _page(query: Any, order: Any, args: dict[str, Any]) -> tuple[list[Any], int]:
     session = g.reader
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page, size = args["page"], args["page_size"]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import requests
 
+from exchange.admin.webhooks import set_webhook
 from exchange.hub import Hub
 from exchange.store.models import Delivery
-from exchange.transport.outbox import set_webhook
 from keys import save_signing_key
 from schemas import examples
 from tests.exchange.test_cli import Cli, cli_env

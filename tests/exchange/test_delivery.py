@@ -28,7 +28,8 @@ from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 
 from exchange.admin.partners import set_partner_status
-from exchange.errors import ExchangeError, SignatureInvalid
+from exchange.admin.webhooks import set_webhook
+from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from exchange.store.models import Delivery, LogEntry, Partner, ReferralCase, Transition
 from exchange.transparency.verify import verify_store
@@ -36,14 +37,12 @@ from exchange.transport.outbox import (
     RETRY_DELAYS,
     SENDING,
     SUSPENDED_WAIT,
-    TIMEOUT_SECONDS,
     Dispatcher,
     Tally,
-    WebhookSender,
-    open_secret,
     resend,
-    set_webhook,
 )
+from exchange.transport.webhook_sender import TIMEOUT_SECONDS, WebhookSender
+from exchange.trust.webhook_secrets import open_secret
 from keys import SealingError, SignatureInvalid, VerifyingKey, jws
 from schemas import canonical_bytes, examples
 from tests.exchange.test_cli import EXCHANGE, Cli, cli_env

@@ -22,6 +22,7 @@ from keys.ed25519 import VerifyingKey
 from schemas import envelope_sha256, examples
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
+PARTNER_CLI = str(Path(sys.executable).parent / "exchange-partner")
 BODIES = {
     "audit.yanliang": "燕良区审计局",
     "discipline.yanliang": "燕良区纪委监委",
@@ -84,7 +85,8 @@ def test_four_bodies_exchange_all_five_types(
     clients: dict[str, ExchangeClient] = {}
     for partner_id, name in BODIES.items():
         kid = f"{partner_id}#2026-11"
-        run(env, "keygen", "--kid", kid, "--out", str(tmp_path / "keys"))
+        keygen = [PARTNER_CLI, "keygen", "--kid", kid, "--out", str(tmp_path / "keys")]
+        subprocess.run(keygen, env=env, capture_output=True, timeout=60, check=True)
         stem = kid.replace("#", "_")
         run(
             env,

@@ -12,7 +12,9 @@ from sqlalchemy import func, select, text, update
 
 from exchange.hub import Hub
 from exchange.store.models import Checkpoint, LogEntry, Message
-from exchange.transparency.log import CHECKPOINT_TYP, StoredTree, close_log, open_log
+from exchange.transparency.checkpoints import CHECKPOINT_TYP
+from exchange.transparency.tree import StoredTree
+from exchange.transparency.window import session_window
 from keys import (
     consistency_proof,
     inclusion_proof,
@@ -39,11 +41,9 @@ def leaves(hub: Hub) -> list[bytes]:
 def fill(hub: Hub, count: int) -> None:
     """Append ``count`` entries in one transaction (trust events, as the CLI makes them)."""
     now = hub.now()
-    with hub.sessions.begin() as session:
-        log = open_log(session)
+    with hub.sessions.begin() as session, session_window(session, now) as window:
         for n in range(count):
-            log.append(at=now, actor="test", action="partner:added", partner_id=f"test.p{n}")
-        close_log(session, log, now)
+            window.log.append(at=now, actor="test", action="partner:added", partner_id=f"test.p{n}")
 
 
 def exchange_some(base_url: str, partners: Partners, count: int = 3) -> list[str]:

@@ -76,7 +76,7 @@ from pathlib import Path
 from exchange.config import Config
 from exchange.hub import Hub
 from exchange.transparency.verify import verify_store
-from exchange.transparency.log import append_one
+from exchange.transparency.window import append_one
 
 url, home, name, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 hub = Hub(Config(home=home, database_url=url))

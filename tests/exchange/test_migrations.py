@@ -16,7 +16,7 @@ from sqlalchemy import Connection, create_engine, inspect, text
 from exchange.hub import Hub
 from exchange.store.db import alembic_config, is_initialised, upgrade
 from exchange.store.models import Base
-from exchange.transparency.log import StoredTree
+from exchange.transparency.tree import StoredTree
 from keys.merkle import CompactTree, leaf_hash
 from schemas import canonical_bytes
 

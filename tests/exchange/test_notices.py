@@ -15,9 +15,9 @@ from adapters import VerificationFailed
 from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from exchange.store.models import LogEntry, Message, Review
-from exchange.supervision.figures import china_today
-from exchange.transport.intake import open_envelope
+from exchange.supervision.days import china_today
 from exchange.transport.notices import run_notices
+from exchange.trust.envelopes import open_envelope
 from keys import jws
 from schemas import canonical_bytes, examples
 from tests.exchange.test_cli import Cli, cli_env
@@ -80,7 +80,10 @@ def ledger_line(
 def notices(hub: Hub, now: datetime) -> list[dict[str, Any]]:
     """Run the job at ``now``; the envelopes of the notices it sent."""
     with hub.sessions.begin() as session:
-        return [open_envelope(hub.trust, m) for m in run_notices(session, hub.trust, now)]
+        sent = run_notices(session, hub.trust, now)
+    with hub.sessions() as session:
+        stored = [session.get(Message, notice.message_id) for notice in sent]
+        return [open_envelope(hub.trust, m) for m in stored if m is not None]
 
 
 def said(envelopes: list[dict[str, Any]]) -> list[tuple[str, str, list[str], str | None]]:

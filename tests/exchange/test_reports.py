@@ -18,7 +18,8 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from exchange.hub import Hub
-from exchange.supervision.figures import Period, china_today, stats
+from exchange.supervision.days import china_today
+from exchange.supervision.figures import Period, stats
 from exchange.supervision.reports import ledger_report, referral_report
 from schemas import examples, uscc_check_character
 from tests.exchange.test_cli import Cli, cli_env

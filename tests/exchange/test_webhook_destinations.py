@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from exchange.admin.webhooks import set_webhook
 from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from exchange.store.models import Delivery, Partner
+from exchange.transport.outbox import PENDING
 from exchange.trust.destinations import check_webhook_url, is_internal
-from exchange.transport.outbox import PENDING, set_webhook
 from keys import SigningKey
 from tests.exchange.test_cli import Cli, cli_env
 from tests.exchange.test_delivery import (

@@ -1,0 +1,58 @@
+"""``exchange keys``: add a partner's key (rotation), revoke one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from exchange.admin.partners import add_key, revoke_key
+from exchange.cli.common import hub, load_public, refusals
+
+
+@click.group("keys", cls=AppGroup)
+def keys_group() -> None:
+    """Add and revoke partner keys."""
+
+
+@keys_group.command("add")
+@click.argument("partner_id")
+@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--kid", required=True)
+@click.option("--not-before", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None)
+@click.option("--not-after", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None)
+def keys_add(
+    partner_id: str,
+    key_path: Path,
+    kid: str,
+    not_before: datetime | None,
+    not_after: datetime | None,
+) -> None:
+    """Add a key to a partner (dates are UTC)."""
+    public_key = load_public(key_path)
+    the_hub = hub()
+    now = the_hub.now()
+    with refusals(), the_hub.sessions.begin() as session:
+        add_key(
+            session,
+            partner_id,
+            kid=kid,
+            public_key=public_key,
+            not_before=not_before.replace(tzinfo=UTC) if not_before else now,
+            not_after=not_after.replace(tzinfo=UTC) if not_after else None,
+            actor="cli",
+            now=now,
+        )
+    click.echo(f"added key {kid}")
+
+
+@keys_group.command("revoke")
+@click.argument("kid")
+def keys_revoke(kid: str) -> None:
+    """Revoke a key now: signatures by it are refused from this moment."""
+    the_hub = hub()
+    with refusals(), the_hub.sessions.begin() as session:
+        revoke_key(session, kid, actor="cli", now=the_hub.now())
+    click.echo(f"revoked {kid}")
