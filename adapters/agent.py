@@ -222,7 +222,8 @@ class Agent:
 
     def take_push(self, body: bytes) -> str:
         """A webhook's body ``{envelope, signature, receipt}``: verify it all as a pulled
-        message, write it natively, ack it; return the message id."""
+        message, write it natively, ack it; return the message id.
+        """
         document = json.loads(body)
         envelope, signature, receipt = (
             document["envelope"],
@@ -379,7 +380,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def load_adapter(config: AgentConfig) -> Adapter:
     """The adapter named in the config: an ``exchange.adapters`` entry point (``audit``), or a
-    ``module:Class`` path (an adapter under development)."""
+    ``module:Class`` path (an adapter under development).
+    """
     partner_id = config.kid.split("#")[0]
     if ":" not in config.adapter:
         return adapter_for(config.adapter, partner_id=partner_id, partners=config.partners)

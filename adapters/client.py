@@ -280,7 +280,8 @@ class ExchangeClient:
 
     def prove_receipt(self, result: SendResult, *, wait: float = 5.0) -> Checkpoint:
         """Prove that the receipt's log entry is in the hub's log: fetch the entry, check it
-        records this message, and verify its inclusion proof against a checkpoint."""
+        records this message, and verify its inclusion proof against a checkpoint.
+        """
         entry = self._request("GET", f"/v1/log/entries/{result.log_index}").json()
         claims = entry["entry"]
         if (
@@ -318,7 +319,8 @@ class ExchangeClient:
 
     def evidence(self, message_id: str) -> tuple[dict[str, Any], VerifiedEvidence]:
         """A message's evidence bundle, verified with the hub's keys, its checkpoint proved
-        consistent with the last one seen."""
+        consistent with the last one seen.
+        """
         bundle: dict[str, Any] = self._request("GET", f"/v1/messages/{message_id}/evidence").json()
         hub_jwks = {"keys": [k.to_jwk(kid) for kid, k in self.hub_keys(refresh=True).items()]}
         try:

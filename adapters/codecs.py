@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from typing_extensions import override
+
 from schemas import (
     AMOUNT_RE,
     BODIES,
@@ -125,12 +127,15 @@ class Text(Codec):
 class Wan(Codec):
     """An amount in 万元 (the wire has 元)."""
 
+    @override
     def parse(self, raw: Any) -> str:
         return wan_to_yuan(raw)
 
+    @override
     def format(self, wire: Any, *, table: bool) -> str:
         return yuan_to_wan(wire)
 
+    @override
     def cell(self, value: Any) -> str:
         if isinstance(value, int | float) and not isinstance(value, bool):
             # repr is the shortest text that reads back as the same float: 38.64, never 38.6399…
@@ -144,12 +149,15 @@ class Wan(Codec):
 class CnDate(Codec):
     """A date written ``2025年3月5日``."""
 
+    @override
     def parse(self, raw: Any) -> str:
         return parse_cn_date(raw)
 
+    @override
     def format(self, wire: Any, *, table: bool) -> str:
         return format_cn_date(wire)
 
+    @override
     def cell(self, value: Any) -> str:
         if isinstance(value, dt.date):
             return format_cn_date(value if not isinstance(value, dt.datetime) else value.date())
@@ -167,6 +175,7 @@ class Code(Codec):
         self.wire_codes = {wire: code for code, wire in codes.items()}
         self.choices = "、".join(f"{code} {labels[wire]}" for code, wire in self.codes.items())
 
+    @override
     def parse(self, raw: Any) -> str:
         if isinstance(raw, bool):
             raise NativeValueError(f"代码无效（可选：{self.choices}）")
@@ -175,6 +184,7 @@ class Code(Codec):
             raise NativeValueError(f"代码无效（可选：{self.choices}）")
         return self.codes[int(text)]
 
+    @override
     def format(self, wire: Any, *, table: bool) -> int | str:
         code = self.wire_codes[wire]
         return str(code) if table else code
@@ -187,12 +197,14 @@ class Label(Codec):
         self.labels = dict(labels)
         self.values = {label: wire for wire, label in labels.items()}
 
+    @override
     def parse(self, raw: Any) -> str:
         text = _text(raw)
         if text not in self.values:
             raise NativeValueError(f"取值无效（可选：{'、'.join(self.values)}）")
         return self.values[text]
 
+    @override
     def format(self, wire: Any, *, table: bool) -> str:
         return self.labels[wire]
 
@@ -200,6 +212,7 @@ class Label(Codec):
 class UsccCode(Codec):
     """统一社会信用代码, checked (GB 32100) before it leaves the body."""
 
+    @override
     def parse(self, raw: Any) -> str:
         text = _text(raw)
         if uscc_problem(text) is not None:
@@ -210,6 +223,7 @@ class UsccCode(Codec):
 class IdNumber(Codec):
     """公民身份号码, checked (GB 11643) before it leaves the body."""
 
+    @override
     def parse(self, raw: Any) -> str:
         text = _text(raw)
         if id_number_problem(text) is not None:
@@ -220,6 +234,7 @@ class IdNumber(Codec):
 class Count(Codec):
     """A whole number of things (项, 人)."""
 
+    @override
     def parse(self, raw: Any) -> int:
         if isinstance(raw, bool):
             raise NativeValueError("应为非负整数")
@@ -233,9 +248,11 @@ class Count(Codec):
             raise NativeValueError("应为非负整数")
         return int(text)
 
+    @override
     def format(self, wire: Any, *, table: bool) -> int | str:
         return str(wire) if table else int(wire)
 
+    @override
     def cell(self, value: Any) -> str:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
@@ -245,12 +262,14 @@ class Count(Codec):
 class YesNo(Codec):
     """``是`` / ``否``."""
 
+    @override
     def parse(self, raw: Any) -> bool:
         text = _text(raw)
         if text not in ("是", "否"):
             raise NativeValueError("应填“是”或“否”")
         return text == "是"
 
+    @override
     def format(self, wire: Any, *, table: bool) -> str:
         return "是" if wire else "否"
 
@@ -258,6 +277,7 @@ class YesNo(Codec):
 class Classification(Codec):
     """密级标识: 公开, 内部 or 敏感; a state-secret level is refused here, before any sending."""
 
+    @override
     def parse(self, raw: Any) -> str:
         text = _text(raw)
         if is_classified_level(text):
@@ -267,6 +287,7 @@ class Classification(Codec):
             raise NativeValueError(f"取值无效（可选：{'、'.join(values)}）")
         return values[text]
 
+    @override
     def format(self, wire: Any, *, table: bool) -> str:
         return CLASSIFICATIONS[wire]
 
@@ -283,6 +304,7 @@ class Bodies(Codec):
         self.single = single
         self.bodies = {label: body for body, label in BODIES.items()}
 
+    @override
     def parse(self, raw: Any) -> list[str]:
         if isinstance(raw, str):
             names = [name.strip() for name in re.split(r"[、，,\n]", raw) if name.strip()]
@@ -303,6 +325,7 @@ class Bodies(Codec):
                 partners.append(self.directory[body])
         return partners
 
+    @override
     def format(self, wire: Any, *, table: bool) -> Any:
         names = [BODIES.get(partner_body(partner), partner) for partner in wire]
         if self.single:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from typing_extensions import override
+
 from adapters.codecs import CnDate, Codec, Count, IdNumber, NativeValueError, Text, is_blank
 
 PART_SEPARATOR: Final = "｜"
@@ -21,6 +23,7 @@ class Lines(Codec):
     def __init__(self, item: Codec) -> None:
         self.item = item
 
+    @override
     def parse(self, raw: Any) -> list[Any]:
         if isinstance(raw, str):
             items: list[Any] = [line for line in raw.splitlines() if line.strip()]
@@ -36,6 +39,7 @@ class Lines(Codec):
                 raise NativeValueError(bad.reason, f"[{number}]{bad.at}") from None
         return values
 
+    @override
     def format(self, wire: Any, *, table: bool) -> Any:
         items = [self.item.format(value, table=table) for value in wire]
         return "\n".join(str(item) for item in items) if table else items
@@ -57,6 +61,7 @@ class Parts(Codec):
     def __init__(self, *parts: Part) -> None:
         self.parts = parts
 
+    @override
     def parse(self, raw: Any) -> dict[str, Any]:
         if isinstance(raw, str):
             cells = [cell.strip() for cell in raw.split(PART_SEPARATOR)]
@@ -83,6 +88,7 @@ class Parts(Codec):
                 raise NativeValueError(bad.reason, f".{part.name}{bad.at}") from None
         return value
 
+    @override
     def format(self, wire: Any, *, table: bool) -> Any:
         named = {
             part.name: part.codec.format(wire[part.wire], table=table)
@@ -108,11 +114,13 @@ class AttachmentCodec(Parts):
             Part("媒体类型", "media_type"),
         )
 
+    @override
     def parse(self, raw: Any) -> dict[str, Any]:
         value = super().parse(raw)
         value.setdefault("media_type", media_type_of(value["name"]))
         return value
 
+    @override
     def format(self, wire: Any, *, table: bool) -> Any:
         implied = wire.get("media_type") == media_type_of(wire["name"])
         return super().format(

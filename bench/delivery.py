@@ -47,12 +47,13 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from exchange.config import Config
 from exchange.hub import Hub
 from exchange.store.models import Delivery
+from exchange.transport.webhook_sender import webhook_body, webhook_headers
 from exchange.trust.directory import KeyLookup
 from keys import SigningKey, jws, save_signing_key
 from schemas import canonical_bytes, examples
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import fresh_postgres
+from ingest import fresh_postgres  # type: ignore[import-not-found]
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 SENDER = "audit.bench"
@@ -64,7 +65,8 @@ RECIPIENTS = ("discipline.bench", "inspection.bench", "personnel.bench")
 
 def receive(port: int, ready: Any) -> None:
     """Answer 204 to every POST (keep-alive); ``GET /stats`` reports what came, ``GET /reset``
-    starts over."""
+    starts over.
+    """
     stats: dict[str, Any] = {}
 
     def reset() -> None:
@@ -126,6 +128,7 @@ def _repeats(stats: dict[str, Any]) -> int:
 
 
 def free_port() -> int:
+    """A loopback port free now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -154,7 +157,7 @@ def floor(url: str, body: bytes, headers: dict[str, str], processes: int, count:
     ]
     for client in clients:
         client.start()
-    seconds = [out.get(timeout=300) for _ in clients]
+    seconds: list[float] = [out.get(timeout=300) for _ in clients]
     for client in clients:
         client.join()
     return processes * count / max(seconds)
@@ -164,6 +167,7 @@ def floor(url: str, body: bytes, headers: dict[str, str], processes: int, count:
 
 
 def exchange(env: dict[str, str], *args: str) -> str:
+    """Run the hub CLI; its standard output."""
     done = subprocess.run([EXCHANGE, *args], env=env, check=True, capture_output=True, text=True)
     return done.stdout
 
@@ -219,7 +223,8 @@ class Store:
 
     def hold(self, until: datetime | None) -> None:
         """Make every pending push due at ``until`` (None: now), so that the workers start
-        together once they are all up."""
+        together once they are all up.
+        """
         with self.hub.engine.begin() as connection:
             connection.execute(
                 update(Delivery)
@@ -228,6 +233,7 @@ class Store:
             )
 
     def pushed(self) -> int:
+        """How many deliveries are recorded as pushed."""
         with self.hub.readers() as session:
             return int(
                 session.scalar(
@@ -239,11 +245,13 @@ class Store:
             )
 
     def close(self) -> None:
+        """Release the database connections."""
         self.hub.engine.dispose()
         self.hub.read_engine.dispose()
 
 
 def stats(receiver: str) -> dict[str, Any]:
+    """The receiver's own counts."""
     answer: dict[str, Any] = requests.get(receiver + "/stats", timeout=10).json()
     return answer
 
@@ -310,6 +318,7 @@ def run_workers(
 
 
 def main() -> None:
+    """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--messages", type=int, default=2000, help="per worker count (×3 pushes)")
@@ -333,8 +342,6 @@ def main() -> None:
     store = Store(url, webhook)
     try:
         # The floor's request: a real webhook of this store, as a worker would send it.
-        from exchange.transport.outbox import webhook_body, webhook_headers
-
         line = examples.rectification_example(sender=SENDER, recipients=RECIPIENTS)
         envelope = canonical_bytes(line)
         body = webhook_body(envelope, "x" * 180, "y" * 600)

@@ -59,12 +59,14 @@ def fresh_postgres(database: str) -> str:
 
 
 def free_port() -> int:
+    """A loopback port free now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
 def exchange(env: dict[str, str], *args: str) -> None:
+    """Run the hub CLI."""
     subprocess.run([EXCHANGE, *args], env=env, check=True, capture_output=True)
 
 
@@ -103,13 +105,15 @@ class Hub:
         raise SystemExit("the hub did not start")
 
     def stop(self) -> None:
+        """Stop the server and wait for it."""
         self.process.terminate()
         self.process.wait(timeout=30)
 
 
 def envelope() -> dict[str, Any]:
     """A 整改状态 line from audit to the three other bodies (no review: released at once), each
-    about a ledger item of its own (its first status: a new read-model row, a log entry)."""
+    about a ledger item of its own (its first status: a new read-model row, a log entry).
+    """
     line = examples.rectification_example(
         sender="audit.bench",
         recipients=["discipline.bench", "inspection.bench", "personnel.bench"],
@@ -120,6 +124,7 @@ def envelope() -> dict[str, Any]:
 
 
 def signed(key: SigningKey, kid: str, envelope_: dict[str, Any]) -> dict[str, Any]:
+    """A submission body: the envelope and its detached JWS."""
     signature = jws.sign_detached(
         canonical_bytes(envelope_), key, kid=kid, typ="exchange-message+jws"
     )
@@ -129,6 +134,7 @@ def signed(key: SigningKey, kid: str, envelope_: dict[str, Any]) -> dict[str, An
 def prepare(
     url: str, key: SigningKey, kid: str, path: str, document: Any
 ) -> tuple[str, bytes, dict[str, str]]:
+    """A signed request, ready to send: URL, body, headers."""
     body = json.dumps(document, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json"}
     headers.update(
@@ -300,10 +306,12 @@ def floor(count: int) -> float:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile of the values."""
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
 def main() -> None:
+    """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(

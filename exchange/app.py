@@ -88,7 +88,8 @@ class MessageIdConverter(BaseConverter):
 
 class BusinessKeyConverter(BaseConverter):
     """A path segment that can be a business key: 1..128 characters, no space or control
-    character (schemas.fields.BusinessKey); any other is not found, unread by the store."""
+    character (schemas.fields.BusinessKey); any other is not found, unread by the store.
+    """
 
     regex = r"[^\s\x00-\x1f\x7f/]{1,128}"
 
@@ -145,7 +146,7 @@ _LOCATIONS = _PARAMETER_LOCATIONS | {"json", "form"}
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """webargs' nested messages → ``{"json.path": [...]}`` (the location level is dropped)."""
+    """Webargs' nested messages → ``{"json.path": [...]}`` (the location level is dropped)."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():

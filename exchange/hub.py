@@ -43,7 +43,8 @@ class Hub:
     @cached_property
     def read_engine(self) -> Engine:
         """The engine for read-only work: autocommit on PostgreSQL (no BEGIN/ROLLBACK round
-        trips), deferred transactions on SQLite (WAL readers never wait for the writer)."""
+        trips), deferred transactions on SQLite (WAL readers never wait for the writer).
+        """
         if self.engine.dialect.name != "sqlite":
             return self.engine.execution_options(isolation_level="AUTOCOMMIT")
         return make_engine(self.config.database_url, readonly=True)
@@ -87,7 +88,8 @@ class Hub:
         """Create the store's schema and the hub's secrets if absent; return what was made.
 
         The home is the hub's alone (0700), and so is an SQLite store's file (0600: its WAL
-        and shared-memory files take the database file's mode)."""
+        and shared-memory files take the database file's mode).
+        """
         home = self.config.home
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(home, 0o700)

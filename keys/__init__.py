@@ -1,5 +1,6 @@
 """Trust primitives: Ed25519 keys, JWS, RFC 9421 request and Standard Webhooks signatures,
-sealing, Merkle proofs, and the names the wire contract fixes (``keys.protocol``)."""
+sealing, Merkle proofs, and the names the wire contract fixes (``keys.protocol``).
+"""
 
 from keys.ed25519 import (
     KeyResolver,

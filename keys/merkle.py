@@ -76,7 +76,8 @@ def consistency_path(first: int, second: int) -> list[tuple[int, int]]:
 
 def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
     """Split ``[start, end)`` into the aligned perfect subtrees whose hashes fold into its tree
-    hash, left to right (for the ranges proofs use, whose start is aligned to their split)."""
+    hash, left to right (for the ranges proofs use, whose start is aligned to their split).
+    """
     if not 0 <= start < end:
         raise ValueError("need 0 <= start < end")
     parts: list[tuple[int, int]] = []
@@ -91,7 +92,8 @@ def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
 
 def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
     """The tree hash of a range from its perfect subtrees' hashes, left to right (§2.1.1:
-    each split puts the largest power of two on the left)."""
+    each split puts the largest power of two on the left).
+    """
     if not hashes:
         raise ValueError("no subtrees")
     folded = hashes[-1]
@@ -121,7 +123,8 @@ class CompactTree:
 
     def append(self, leaf: bytes) -> list[bytes]:
         """Add a leaf hash; return the hashes of the perfect subtrees it completes, smallest
-        first (size 2 first)."""
+        first (size 2 first).
+        """
         _check_hashes([leaf])
         completed: list[bytes] = []
         node, index = leaf, self.size
@@ -166,7 +169,7 @@ def verify_inclusion(
         raise ProofInvalid("inclusion proof does not lead to the root")
 
 
-def verify_consistency(
+def verify_consistency(  # noqa: C901 (RFC 9162 §2.1.4.2, step for step)
     first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
 ) -> None:
     """Return if proof shows the tree of size first is a prefix of size second; else raise."""

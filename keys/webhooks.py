@@ -59,7 +59,8 @@ def sign_webhook(
     message_id: str, timestamp: int, body: bytes, *, secret: bytes, hub_key: SigningKey
 ) -> dict[str, str]:
     """The ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers of a push:
-    ``v1,<HMAC-SHA256 with secret> v1a,<Ed25519 with hub_key>``, each in standard base64."""
+    ``v1,<HMAC-SHA256 with secret> v1a,<Ed25519 with hub_key>``, each in standard base64.
+    """
     content = _signed_content(message_id, str(timestamp), body)
     v1 = base64.b64encode(_hmac(secret, content)).decode()
     v1a = base64.b64encode(hub_key.sign(content)).decode()

@@ -22,6 +22,8 @@ class StrictSchema(Schema):
     """A schema that refuses unknown fields and non-object input, at every level."""
 
     class Meta:
+        """Unknown fields are errors."""
+
         unknown = RAISE
 
     error_messages = {  # noqa: RUF012 (marshmallow merges it along the MRO)

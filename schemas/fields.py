@@ -105,7 +105,8 @@ def validate_length(min_length: int, max_length: int) -> validate.Length:
 class BusinessKey(Text):
     """A business key chosen by the record's owner (`referral_id`, `share_id`…): no spaces,
     and nothing invisible (format characters, combining marks), so that two keys that look
-    the same are the same key."""
+    the same are the same key.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -349,6 +350,7 @@ class Unique(validate.Validator):
     error = "Must not contain duplicates."
 
     def __call__(self, value: Any) -> Any:
+        """The list, if no value repeats; else a ValidationError."""
         seen: list[Any] = []
         for item in value:
             if item in seen:

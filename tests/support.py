@@ -116,7 +116,8 @@ def problem_code(response: requests.Response) -> str:
 
 def rewrite_entry(the_hub: Hub, index: int, old: bytes, new: bytes) -> None:
     """Tamper as a database administrator would: change entry ``index`` and recompute every
-    stored leaf and interior hash, so that only checkpoints and receipts can tell."""
+    stored leaf and interior hash, so that only checkpoints and receipts can tell.
+    """
     with the_hub.engine.begin() as connection:
         rows = connection.execute(
             select(LogEntry.index, LogEntry.entry).order_by(LogEntry.index)

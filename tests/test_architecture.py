@@ -96,7 +96,7 @@ def violations(package: str, forbidden: frozenset[str]) -> list[str]:
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_imports_nothing_above_it(package: str) -> None:
-    """schemas and keys are leaves; adapters never reaches for the hub or its stack."""
+    """Schemas and keys are leaves; adapters never reaches for the hub or its stack."""
     assert len(package_sources(package)) >= 3, f"{package}: sources not found"
     found = violations(package, FORBIDDEN[package])
     assert not found, f"{package} breaks the dependency rule:\n" + "\n".join(found)
@@ -147,7 +147,7 @@ def test_importing_the_partner_edge_loads_no_hub_stack() -> None:
 
 
 def test_the_hub_runs_without_the_postgres_extra() -> None:
-    """psycopg is the ``postgres`` extra: a SQLite-only install must still import the hub."""
+    """Psycopg is the ``postgres`` extra: a SQLite-only install must still import the hub."""
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
         "import exchange.app, exchange.cli, exchange.store.writer\n"

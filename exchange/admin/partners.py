@@ -1,5 +1,6 @@
 """Trust-state changes: registering partners, adding and revoking their keys, suspending and
-reinstating partners — each in the log window, each logged."""
+reinstating partners — each in the log window, each logged.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Partners' webhooks (PROTOCOL §7): an operator sets one (a new secret, shown once) or
-removes it; each change is logged, and removing one cancels the pushes still pending."""
+removes it; each change is logged, and removing one cancels the pushes still pending.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def set_webhook(
 ) -> str:
     """Set (or replace) a partner's webhook with a new secret, sealed; return the secret, which
     is shown once. Re-enables a webhook a 410 disabled; pushes still pending use the new one.
-    ``allow_internal`` lets it (and every push to it) reach loopback and link-local addresses."""
+    ``allow_internal`` lets it (and every push to it) reach loopback and link-local addresses.
+    """
     check_webhook_url(url, allow_internal=allow_internal)
     # In the log window, as every writer (a worker disabling this webhook too).
     with session_window(session, now) as window:
@@ -65,7 +67,8 @@ def set_webhook(
 
 def remove_webhook(session: Session, partner_id: str, *, actor: str, now: datetime) -> int:
     """Remove a partner's webhook (it pulls from now on); cancel its pending pushes and return
-    how many."""
+    how many.
+    """
     with session_window(session, now) as window:
         partner = session.get(Partner, partner_id)
         if partner is None:

@@ -177,7 +177,8 @@ def may_read(message: Message, partner_id: str) -> bool:
 @blp.response(200, EvidenceSchema)
 def evidence(message_id: str) -> Any:
     """The message's evidence bundle, for its sender or a recipient (verify with
-    ``keys.evidence``)."""
+    ``keys.evidence``).
+    """
     the_hub = current_hub()
     message = g.reader.get(Message, message_id)
     if message is None or not may_read(message, g.partner_id):

@@ -1,5 +1,6 @@
 """Reports to download: the 整改台账 and the 移送线索台账 as XLSX or CSV, over what the caller
-sent or received."""
+sent or received.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ _MEDIA_TYPES = {"xlsx": XLSX_MEDIA_TYPE, "csv": CSV_MEDIA_TYPE}
 
 def content_disposition(report: Report, extension: str) -> str:
     """``attachment`` with an ASCII ``filename`` and the Chinese one as ``filename*``
-    (RFC 6266 §4.3, RFC 8187 §3.2.3)."""
+    (RFC 6266 §4.3, RFC 8187 §3.2.3).
+    """
     ascii_name = report.ascii_filename(extension)
     chinese = quote(report.filename(extension), safe="")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{chinese}"
@@ -53,7 +55,8 @@ def ledger_xlsx(args: dict[str, Any]) -> Response:
     """整改台账 as XLSX, with the figures (整改率 …) on the sheet 汇总.
 
     One row per ledger item the caller owns or received status lines of; ``from``/``to`` count
-    items by the Beijing day first reported."""
+    items by the Beijing day first reported.
+    """
     return _download("ledger", "xlsx", args)
 
 
@@ -72,7 +75,8 @@ def referrals_xlsx(args: dict[str, Any]) -> Response:
     """移送线索台账 as XLSX, with the figures on the sheet 汇总.
 
     One row per recipient's handling of a referral the caller sent or received; ``from``/``to``
-    count referrals by the Beijing day sent."""
+    count referrals by the Beijing day sent.
+    """
     return _download("referrals", "xlsx", args)
 
 

@@ -25,7 +25,8 @@ _LONGEST: Final = 20
 class QueryInteger(fields.Integer):
     """A whole number in a query or path parameter: ASCII digits only (no sign, no spaces, no
     other script's digits, no ``_``), bounded by ``Range`` so that no database sees it
-    overflow."""
+    overflow.
+    """
 
     default_error_messages = {  # noqa: RUF012 (marshmallow merges it along the MRO)
         "invalid": "Must be a whole number in ASCII digits."
@@ -309,7 +310,8 @@ class SubjectQuerySchema(Schema):
 
 class StatsQuerySchema(Schema):
     """The period (Beijing dates, both included): referrals by the day sent, ledger items by the
-    day first reported."""
+    day first reported.
+    """
 
     from_ = fields.Date(data_key="from")
     to = fields.Date()

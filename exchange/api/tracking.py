@@ -1,5 +1,6 @@
 """Lifecycles for partners: referrals, the rectification ledger and the figures — each answering
-only with what the caller sent or received."""
+only with what the caller sent or received.
+"""
 
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def referral(args: dict[str, Any], referral_id: str) -> Any:
 @blp.response(200, LedgerPageSchema)
 def ledger(args: dict[str, Any]) -> Any:
     """Ledger items the caller owns or received status lines of (整改台账), each as of the
-    latest line the caller sent or received."""
+    latest line the caller sent or received.
+    """
     today = china_today(current_hub().now())
     seen = seen_items(g.partner_id, today)
     query = select(seen)
@@ -130,7 +132,8 @@ def ledger(args: dict[str, Any]) -> Any:
 @blp.response(200, LedgerItemDetailSchema)
 def ledger_item(args: dict[str, Any], ledger_item_id: str) -> Any:
     """One ledger item, as of the latest line the caller sent or received, and its timeline
-    over those lines."""
+    over those lines.
+    """
     today = china_today(current_hub().now())
     seen = seen_items(g.partner_id, today)
     query = select(seen).where(seen.c.ledger_item_id == ledger_item_id)

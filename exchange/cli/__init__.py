@@ -1,6 +1,7 @@
 """The ``exchange`` command: the hub's side — set up, serve, partners and keys, review, the
 log, notices, the worker, deliveries, evidence, reports, the demo. One module per command
-group; a partner's side (keygen, send, pull) is ``exchange-partner`` (``adapters.cli``)."""
+group; a partner's side (keygen, send, pull) is ``exchange-partner`` (``adapters.cli``).
+"""
 
 from __future__ import annotations
 

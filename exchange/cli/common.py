@@ -1,5 +1,6 @@
 """What every command group of the hub's CLI shares: the hub of the current app, and
-refusals as one line."""
+refusals as one line.
+"""
 
 from __future__ import annotations
 

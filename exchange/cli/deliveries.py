@@ -31,7 +31,8 @@ def deliveries_group() -> None:
 @click.option("--limit", default=100, show_default=True)
 def deliveries_list(state: str, partner: str | None, limit: int) -> None:
     """Pushes, latest attempt first: message, recipient, state, attempts, last attempt, next
-    attempt, last error."""
+    attempt, last error.
+    """
     with hub().readers() as session:
         for d in push_deliveries(
             session, state=None if state == "all" else state, recipient=partner, limit=limit
@@ -57,7 +58,8 @@ def deliveries_list(state: str, partner: str | None, limit: int) -> None:
 @click.option("--to", "recipient", default=None, help="only the push to this partner")
 def deliveries_resend(message_ids: tuple[str, ...], dead: bool, recipient: str | None) -> None:
     """Queue pushes again (the retry schedule starts over): those of the given messages, or
-    with --dead every dead-lettered one. The next worker round sends them."""
+    with --dead every dead-lettered one. The next worker round sends them.
+    """
     if dead == bool(message_ids):
         fail("give message ids or --dead")
     the_hub = hub()

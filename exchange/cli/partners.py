@@ -41,7 +41,8 @@ def partners_add(
     allow_internal: bool,
 ) -> None:
     """Register a partner with its first public key (and its webhook, whose secret is shown
-    once)."""
+    once).
+    """
     kid = kid or f"{partner_id}#1"
     public_key = load_public(key_path)
     the_hub = hub()
@@ -87,7 +88,8 @@ def _show_secret(url: str | None, secret: str) -> None:
 )
 def partners_webhook(partner_id: str, url: str | None, remove: bool, allow_internal: bool) -> None:
     """Set a partner's webhook URL with a new secret (shown once), re-enabling one a 410
-    disabled; or remove it."""
+    disabled; or remove it.
+    """
     if remove == (url is not None):
         fail("give either a URL or --remove")
     the_hub = hub()

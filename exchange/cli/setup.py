@@ -34,7 +34,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the hub: gunicorn when installed, else Flask's development server.
 
     gunicorn runs threaded workers (gthread): a slow client holds one thread, never a whole
-    worker, and idle keep-alive connections wait in the worker's poller, not in a thread."""
+    worker, and idle keep-alive connections wait in the worker's poller, not in a thread.
+    """
     config = Config.from_env()
     metrics_dir = config.home / "run" / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)

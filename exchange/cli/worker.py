@@ -27,7 +27,8 @@ from exchange.transport.webhook_sender import WebhookSender
 def worker(once: bool, interval: float, batch: int) -> None:
     """Run the hub's scheduled jobs: a checkpoint at least every 60 s while the log grows, the
     hub notices that are due (overdue feedback and rectification, once a week each), and the
-    pushes to partners' webhooks. Several workers may run at once."""
+    pushes to partners' webhooks. Several workers may run at once.
+    """
     the_hub = hub()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -54,7 +55,8 @@ def worker(once: bool, interval: float, batch: int) -> None:
 
 def _push(the_hub: Hub, dispatcher: Dispatcher, stopping: threading.Event, seconds: float) -> bool:
     """Push batches until none is due, for at most ``seconds`` (the other jobs wait meanwhile);
-    return whether the last batch was full (more may be due at once)."""
+    return whether the last batch was full (more may be due at once).
+    """
     tally, started, full = Tally(), the_hub.now(), False
     while not stopping.is_set():
         batch = dispatcher.run_once(the_hub.now())

@@ -32,6 +32,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """UTC for the database; naive on SQLite, which keeps no offset."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -40,6 +41,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware UTC, whatever the database gave back."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -219,7 +221,8 @@ class PersonRef(Base):
 class LogEntry(Base):
     """One transparency-log entry: its JCS bytes, its leaf hash (RFC 6962 §2.1), and the hashes
     of the perfect subtrees it completes (sizes 2, 4, 8, …, 32 bytes each), so that any root
-    or proof costs O(log n) reads."""
+    or proof costs O(log n) reads.
+    """
 
     __tablename__ = "log_entries"
 

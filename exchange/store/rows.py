@@ -1,5 +1,6 @@
 """Typed rows: what the hub writes into each table, so that mypy sees a misspelt or renamed
-column (tests/exchange/test_store_rows.py checks each against its table)."""
+column (tests/exchange/test_store_rows.py checks each against its table).
+"""
 
 from __future__ import annotations
 

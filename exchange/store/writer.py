@@ -56,7 +56,8 @@ class Changes:
 
     def statements(self) -> Iterator[tuple[str, Table, tuple[str, ...], list[Mapping[str, Any]]]]:
         """``("insert" | "update", table, columns, rows)`` batches, parents first; rows of one
-        batch have the same columns."""
+        batch have the same columns.
+        """
         for name in sorted(self.inserts, key=TABLE_ORDER.__getitem__):
             yield from _batches("insert", self._tables[name], self.inserts[name])
         for name in sorted(self.updates, key=TABLE_ORDER.__getitem__):
@@ -90,7 +91,8 @@ def _update_params(table: Table, rows: list[Mapping[str, Any]]) -> list[dict[str
 
 def among(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
     """``column`` is one of the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one
-    statement text whatever the list's length), an expanding ``IN`` elsewhere."""
+    statement text whatever the list's length), an expanding ``IN`` elsewhere.
+    """
     if dialect == "postgresql":
         return cast(ColumnElement[bool], column == any_(bindparam(name)))
     return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))
@@ -110,7 +112,8 @@ class Transaction(Protocol):
 
 class SessionTransaction:
     """The portable strategy: Core statements on the session's connection (ORM reads of the
-    same session may come before; writes go only through ``write``)."""
+    same session may come before; writes go only through ``write``).
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -125,7 +128,7 @@ class SessionTransaction:
         ]
 
     def write(self, changes: Changes) -> None:
-        """executemany per table and column set, parents first."""
+        """Executemany per table and column set, parents first."""
         connection = self.session.connection()
         for kind, table, columns, rows in changes.statements():
             if kind == "insert":
@@ -136,7 +139,8 @@ class SessionTransaction:
 
 class Pipeline:
     """PostgreSQL with psycopg: transactions in pipeline mode — reads in one round trip,
-    writes and the commit in a second. Statements are compiled once and shared by threads."""
+    writes and the commit in a second. Statements are compiled once and shared by threads.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine

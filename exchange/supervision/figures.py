@@ -1,5 +1,6 @@
 """The figures of joint supervision (DOMAIN.md): 整改率, 立行立改完成率, referrals by state and
-category, overdue counts, days to feedback — over what the caller may see."""
+category, overdue counts, days to feedback — over what the caller may see.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class Period:
 
 def referral_figures(seen: Sequence[tuple[ReferralCase, bool]]) -> dict[str, Any]:
     """Counts by state and category, overdue, median days to the first feedback, over
-    (case, overdue) pairs."""
+    (case, overdue) pairs.
+    """
     overdue = sum(late for _, late in seen)
     cases = [case for case, _ in seen]
     delays = [d for d in (days_to_first_feedback(c) for c in cases) if d is not None]

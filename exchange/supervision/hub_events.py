@@ -1,5 +1,6 @@
 """The hub's own events on a message — released or rejected after review, pulled, acked —
-move the lifecycle rows it opened (a referral's cases, a share's uses)."""
+move the lifecycle rows it opened (a referral's cases, a share's uses).
+"""
 
 from __future__ import annotations
 

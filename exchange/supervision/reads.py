@@ -95,7 +95,8 @@ def ledger_timeline(
     session: Session, partner_id: str | None, owner: str, key: str
 ) -> list[dict[str, Any]]:
     """A ledger item's status steps over the lines ``partner_id`` may see, oldest first: a
-    step wherever a visible line's status differs from the one before it that it saw."""
+    step wherever a visible line's status differs from the one before it that it saw.
+    """
     query = (
         select(
             LedgerLine.status, LedgerLine.received_at, LedgerLine.message_id, LedgerLine.log_index

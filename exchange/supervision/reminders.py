@@ -1,5 +1,6 @@
 """Which referrals and ledger items are due a reminder: overdue, and not reminded of within
-the week (the hub's notices say so; ``exchange.transport.notices`` sends them)."""
+the week (the hub's notices say so; ``exchange.transport.notices`` sends them).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The states of the lifecycles (DOMAIN.md), in one place: their wire values are those of the
-schemas' label tables (a test holds them equal), the rules that move them are the lifecycles'."""
+schemas' label tables (a test holds them equal), the rules that move them are the lifecycles'.
+"""
 
 from __future__ import annotations
 

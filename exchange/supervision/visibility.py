@@ -1,5 +1,6 @@
 """Who sees what, defined once: a partner sees the referral cases it sent or received once
-released, and each ledger item as of the latest line it sent or received — never more."""
+released, and each ledger item as of the latest line it sent or received — never more.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ class SeenItem:
 def seen_items(partner_id: str | None, today: date) -> Subquery:
     """Each ledger item as ``partner_id`` sees it (everyone's when None): its latest visible
     line, first reported at its earliest visible line, overdue as of ``today``. Keyed by the
-    business key itself, so a line without `subject` counts as any other."""
+    business key itself, so a line without `subject` counts as any other.
+    """
     lines = select(
         LedgerLine.owner,
         LedgerLine.ledger_item_id,

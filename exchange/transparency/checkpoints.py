@@ -1,5 +1,6 @@
 """Signed checkpoints (PROTOCOL §6): tree heads signed by the hub, kept forever, so that any
-two can be proved consistent; one at least every 1,000 entries or 60 s while the log grows."""
+two can be proved consistent; one at least every 1,000 entries or 60 s while the log grows.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The transparency log (PROTOCOL §6): entries of ids and digests, appended with dense indices
-and hashed as the leaves of an RFC 6962 tree."""
+and hashed as the leaves of an RFC 6962 tree.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The stored Merkle tree of the log (RFC 6962 §2.1): each entry row keeps its leaf hash and
 the hashes of the perfect subtrees it completes, so the root of any size and every proof are
-folds of O(log n) stored hashes, read in one query."""
+folds of O(log n) stored hashes, read in one query.
+"""
 
 from __future__ import annotations
 

@@ -130,7 +130,8 @@ def _check_clear_columns(
     index: int, entry: dict[str, Any], actor: str, action: str, message_id: str | None, at: Any
 ) -> None:
     """The columns the hub queries by (who, what, which message, when) must say what the
-    entry's bytes say: a DBA who edits only them changes what partners are shown."""
+    entry's bytes say: a DBA who edits only them changes what partners are shown.
+    """
     try:
         logged_at = datetime.fromisoformat(str(entry.get("at")).replace("Z", "+00:00"))
     except ValueError:

@@ -70,7 +70,8 @@ def session_window(
     session: Session, now: datetime, reads: Sequence[Read] = ()
 ) -> Iterator[LogWindow]:
     """``log_window`` on a session's transaction; the session's ``info["notary"]`` (set by the
-    hub) signs the checkpoints."""
+    hub) signs the checkpoints.
+    """
     with log_window(SessionTransaction(session), now, session.info.get("notary"), reads) as w:
         yield w
 

@@ -146,47 +146,16 @@ class Intake:
 
     def check(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Checked:
         """Everything before the write: shape, size, signature, schema, sender, route."""
-        if not isinstance(item, dict):
-            raise SchemaInvalid(errors={"": ["Expected a JSON object."]})
-        errors: dict[str, list[str]] = {}
-        for name in set(item) - {"envelope", "signature"}:
-            errors[name] = ["Unknown field."]
-        if not isinstance(item.get("envelope"), dict):
-            errors["envelope"] = ["Missing or not an object."]
-        if not isinstance(item.get("signature"), str):
-            errors["signature"] = ["Missing or not a string."]
-        if errors:
-            raise SchemaInvalid(errors=errors)
-        raw: dict[str, Any] = item["envelope"]
-        signature: str = item["signature"]
+        raw, signature = _submission(item)
         try:
             canonical = canonical_bytes(raw)
         except MessageInvalid as invalid:
             raise SchemaInvalid(errors=invalid.errors) from None
         if len(canonical) > self.config.max_message_bytes:
             raise PayloadTooLarge("A message may not exceed 1 MiB.")
-
         # Nothing of the envelope is trusted before its signature is.
-        try:
-            header = jws.verify_detached(signature, canonical, lookup, typ=MESSAGE_TYP)
-        except UnknownKey:
-            raise UnregisteredKey("The message's kid is not a registered key.") from None
-        except KeyNotValid:
-            raise KeyNotAccepted("The message's key is revoked or not valid now.") from None
-        except JwsInvalid:
-            raise SignatureInvalid("The JWS does not verify over JCS(envelope).") from None
-        kid = str(header["kid"])
-
-        try:
-            envelope = validate_envelope(raw)
-        except ClassifiedContent as classified:
-            raise ClassifiedContentRefused(
-                f"A state-secret marker was found at {classified.path}; "
-                "the hub carries non-classified data only.",
-            ) from None
-        except MessageInvalid as invalid:
-            raise SchemaInvalid(errors=invalid.errors) from None
-
+        kid = _verified_kid(signature, canonical, lookup)
+        envelope = _validated(raw)
         if envelope.sender != partner_of(kid) or envelope.sender != partner_id:
             raise SenderMismatch(
                 "`from` must be the partner of the signing key and of the request.",
@@ -274,11 +243,54 @@ class Intake:
         return outcome
 
 
+def _submission(item: Any) -> tuple[dict[str, Any], str]:
+    """``{"envelope": {...}, "signature": "..."}`` and nothing else; its two parts."""
+    if not isinstance(item, dict):
+        raise SchemaInvalid(errors={"": ["Expected a JSON object."]})
+    errors: dict[str, list[str]] = {
+        name: ["Unknown field."] for name in set(item) - {"envelope", "signature"}
+    }
+    if not isinstance(item.get("envelope"), dict):
+        errors["envelope"] = ["Missing or not an object."]
+    if not isinstance(item.get("signature"), str):
+        errors["signature"] = ["Missing or not a string."]
+    if errors:
+        raise SchemaInvalid(errors=errors)
+    return item["envelope"], item["signature"]
+
+
+def _verified_kid(signature: str, canonical: bytes, lookup: KeyLookup) -> str:
+    """The kid of the detached JWS over the envelope's JCS bytes, once it verifies."""
+    try:
+        header = jws.verify_detached(signature, canonical, lookup, typ=MESSAGE_TYP)
+    except UnknownKey:
+        raise UnregisteredKey("The message's kid is not a registered key.") from None
+    except KeyNotValid:
+        raise KeyNotAccepted("The message's key is revoked or not valid now.") from None
+    except JwsInvalid:
+        raise SignatureInvalid("The JWS does not verify over JCS(envelope).") from None
+    return str(header["kid"])
+
+
+def _validated(raw: dict[str, Any]) -> Envelope:
+    """The envelope and payload against their schemas; state-secret markers first."""
+    try:
+        return validate_envelope(raw)
+    except ClassifiedContent as classified:
+        raise ClassifiedContentRefused(
+            f"A state-secret marker was found at {classified.path}; "
+            "the hub carries non-classified data only.",
+        ) from None
+    except MessageInvalid as invalid:
+        raise SchemaInvalid(errors=invalid.errors) from None
+
+
 def store_message(
     window: LogWindow, state: LifecycleState, checked: Checked, *, trust: HubTrust, now: datetime
 ) -> Outcome:
     """Write one new message into the window: its row, deliveries, person refs, log entries,
-    signed receipt and lifecycle step (intake's messages, and the hub's own notices)."""
+    signed receipt and lifecycle step (intake's messages, and the hub's own notices).
+    """
     envelope, log = checked.envelope, window.log
     lifecycle = lifecycle_of(envelope.type)
     status = "pending_review" if checked.agreement.reviewers else "released"

@@ -274,7 +274,8 @@ class Dispatcher:
 
     def run_once(self, now: datetime) -> Tally:
         """One batch: claim at ``now``, send (the clock moving on from ``now`` as they go),
-        record. Outcomes are recorded every couple of seconds if the batch runs long."""
+        record. Outcomes are recorded every couple of seconds if the batch runs long.
+        """
         claimed = self.claim(now)
         tally = Tally(claimed=len(claimed))
         started = last_record = time.perf_counter()
@@ -419,7 +420,8 @@ def push_deliveries(
     session: Session, *, state: str | None, recipient: str | None, limit: int
 ) -> list[Delivery]:
     """Deliveries with a push (in ``state``, to ``recipient`` when given), latest attempt
-    first."""
+    first.
+    """
     query = select(Delivery).where(Delivery.push_state.is_not(None))
     if state is not None:
         query = query.where(Delivery.push_state == state)

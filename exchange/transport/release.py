@@ -1,5 +1,6 @@
 """Release: a message becomes visible to its recipients — at intake when no review is due,
-after review otherwise. The release entry's log index is the recipients' inbox cursor."""
+after review otherwise. The release entry's log index is the recipients' inbox cursor.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def release_held(
     now: datetime,
 ) -> int:
     """Release a held message: its deliveries get the cursor, and those to the ``pushed``
-    recipients (a working webhook) go into the outbox, in the same transaction."""
+    recipients (a working webhook) go into the outbox, in the same transaction.
+    """
     index = log_release(
         window.log, message.id, message.type, message.envelope_sha256, actor=actor, now=now
     )

@@ -1,6 +1,7 @@
 """The one outbound HTTP client of push delivery: the webhook body and its Standard Webhooks
 headers, and a ``requests.Session`` that posts only to the registered URL, with an explicit
-timeout, no redirects, no proxy or credentials from the environment, timing and a log line."""
+timeout, no redirects, no proxy or credentials from the environment, timing and a log line.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ USER_AGENT = "joint-supervision-exchange-webhooks/1"
 
 def webhook_body(envelope_jcs: bytes, signature: str, receipt: str) -> bytes:
     """``{"envelope", "receipt", "signature"}`` in JCS: the stored envelope bytes are already
-    JCS, the two JWS strings are plain ASCII, and the members are in JCS order."""
+    JCS, the two JWS strings are plain ASCII, and the members are in JCS order.
+    """
     return b"".join(
         (
             b'{"envelope":',
@@ -45,7 +47,8 @@ def webhook_headers(
     message_id: str, timestamp: int, body: bytes, secret: bytes, hub_key: SigningKey
 ) -> dict[str, str]:
     """Standard Webhooks headers: ``v1`` (HMAC-SHA256 with the partner's secret) and ``v1a``
-    (Ed25519 with the hub's key), both over ``{webhook-id}.{webhook-timestamp}.{body}``."""
+    (Ed25519 with the hub's key), both over ``{webhook-id}.{webhook-timestamp}.{body}``.
+    """
     signed = f"{message_id}.{timestamp}.".encode() + body
     v1 = base64.b64encode(hmac.new(secret, signed, hashlib.sha256).digest()).decode()
     v1a = base64.b64encode(hub_key.sign(signed)).decode()
@@ -61,7 +64,8 @@ def webhook_headers(
 @dataclass(frozen=True)
 class Answer:
     """What one POST came to: the HTTP status (None without an answer) and, unless it was a
-    2xx, a short reason in the hub's words (never the partner's answer)."""
+    2xx, a short reason in the hub's words (never the partner's answer).
+    """
 
     status: int | None
     error: str | None
@@ -76,7 +80,8 @@ class Answer:
 class WebhookSender:
     """The one outbound HTTP client of push delivery: one ``requests.Session``, an explicit
     timeout, no redirects, no proxy or credentials from the environment, timing and a log
-    line per request."""
+    line per request.
+    """
 
     def __init__(self, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.timeout = timeout

@@ -64,7 +64,8 @@ def check_webhook_url(url: str, *, allow_internal: bool = False) -> str:
 
 def _addresses(host: str, port: int | None) -> set[str]:
     """The addresses a host name resolves to now (none when it does not resolve: the
-    send-time check still applies)."""
+    send-time check still applies).
+    """
     try:
         infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
@@ -74,7 +75,8 @@ def _addresses(host: str, port: int | None) -> set[str]:
 
 def guarded_session() -> requests.Session:
     """A session whose every connection is refused when it would reach an internal address:
-    checked on the resolved addresses before connecting and on the peer after (rebinding)."""
+    checked on the resolved addresses before connecting and on the peer after (rebinding).
+    """
     session = requests.Session()
     adapter = _GuardedAdapter()
     session.mount("http://", adapter)

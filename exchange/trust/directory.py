@@ -69,6 +69,7 @@ class KeyLookup:
         self._pushed: set[str] | None = None
 
     def __call__(self, kid: str) -> VerifyingKey:
+        """The key of ``kid`` if it may sign now; else ``UnknownKey`` or ``KeyNotValid``."""
         if kid in self._resolved:
             return self._resolved[kid]
         try:

@@ -1,5 +1,6 @@
 """Partners' webhook secrets (Standard Webhooks ``whsec_…``): made here, sealed in the store
-(bound to their partner), opened only to sign a push."""
+(bound to their partner), opened only to sign a push.
+"""
 
 from __future__ import annotations
 

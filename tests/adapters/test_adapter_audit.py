@@ -1,5 +1,6 @@
 """审计机关's adapter on its samples: the 整改台账 (CSV and XLSX), 移送处理书 and 审计结果
-round-trip, and a bad native row is refused with its row and column named."""
+round-trip, and a bad native row is refused with its row and column named.
+"""
 
 from __future__ import annotations
 

@@ -302,7 +302,7 @@ def test_entry_points_find_all_four_bodies() -> None:
         "personnel": PersonnelAdapter,
     }
     for body, adapter_class in expected.items():
-        assert installed[body] is adapter_class
+        assert installed[body] is adapter_class  # type: ignore[comparison-overlap]
         adapter = adapter_for(body, partner_id=PARTNERS[body], partners=PARTNERS)
         assert isinstance(adapter, Adapter)
         assert adapter.body == body

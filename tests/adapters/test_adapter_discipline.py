@@ -1,5 +1,6 @@
 """纪检监察机关's adapter on its case-system exports: numeric codes for stages, dispositions and
-outcomes round-trip; bad records are refused by record number and key."""
+outcomes round-trip; bad records are refused by record number and key.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """巡视巡察机构's adapter on its lists: 巡察问题清单 and 线索移交清单 (CSV, and one XLSX with a
-sheet of each) round-trip with their rounds and groups; bad rows are refused by row and column."""
+sheet of each) round-trip with their rounds and groups; bad rows are refused by row and column.
+"""
 
 from __future__ import annotations
 

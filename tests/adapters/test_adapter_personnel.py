@@ -1,6 +1,7 @@
 """组织人事部门's adapter: result-use and clue feedback records keyed by 干部编号 round-trip with
 the cadre ids kept at home; a received audit result becomes a 干部档案 entry, its cadre found in
-the roster by name and ID number, the number stored masked."""
+the roster by name and ID number, the number stored masked.
+"""
 
 from __future__ import annotations
 

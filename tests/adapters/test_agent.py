@@ -1,5 +1,6 @@
 """The partner agent as real processes against a real hub: files in, messages out, nothing lost
-or doubled when the agents are killed (SIGKILL) and restarted mid-run."""
+or doubled when the agents are killed (SIGKILL) and restarted mid-run.
+"""
 
 from __future__ import annotations
 
@@ -94,11 +95,11 @@ def test_two_hundred_files_survive_two_kills_of_each_agent(
     audit, discipline = start(sender), start(receiver)
     try:
         for threshold in (40, 120):  # kill each agent twice, mid-run, and start it again
-            wait_for(lambda t=threshold: count(sent) >= t)
+            wait_for(lambda t=threshold: count(sent) >= t)  # type: ignore[misc]
             audit.send_signal(signal.SIGKILL)
             audit.wait()
             audit = start(sender)
-            wait_for(lambda t=threshold: count(inbox) >= t // 2)
+            wait_for(lambda t=threshold: count(inbox) >= t // 2)  # type: ignore[misc]
             discipline.send_signal(signal.SIGKILL)
             discipline.wait()
             discipline = start(receiver)

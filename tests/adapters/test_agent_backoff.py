@@ -1,5 +1,6 @@
 """While the hub is unreachable the agent waits longer each time (doubling, capped), and its
-outbox stays as it was."""
+outbox stays as it was.
+"""
 
 from __future__ import annotations
 

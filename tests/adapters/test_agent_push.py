@@ -1,5 +1,6 @@
 """The agent taking pushes on its own endpoint: a real `exchange worker` posts to a real agent
-process, which checks both signatures, proves the message, writes it natively and acks it."""
+process, which checks both signatures, proves the message, writes it natively and acks it.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The partner's side of the log: receipts proved included, checkpoints proved consistent, so a
-hub that rewrites or cuts its history is caught by the partners that saw it before."""
+hub that rewrites or cuts its history is caught by the partners that saw it before.
+"""
 
 from __future__ import annotations
 

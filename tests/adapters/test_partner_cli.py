@@ -231,7 +231,7 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def test_the_partner_cli_loads_no_hub_stack(tmp_path: Path) -> None:
-    """keygen and send (to a hub that is not there) run without Flask, SQLAlchemy or the hub."""
+    """Keygen and send (to a hub that is not there) run without Flask, SQLAlchemy or the hub."""
     envelope = envelope_file(tmp_path / "line.json", examples.rectification_example())
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(tmp_path / "keys"), str(envelope)],

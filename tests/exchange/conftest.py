@@ -17,7 +17,8 @@ def evidence_bundle(
     base_url: str, hub: Hub, partners: dict[str, PartnerKeys], tmp_path: Path
 ) -> Path:
     """A referral approved by two reviewers, pulled and acked by discipline: its evidence bundle
-    as the sender downloads it, saved to a file."""
+    as the sender downloads it, saved to a file.
+    """
     audit = partners["audit"].client(base_url)
     discipline = partners["discipline"].client(base_url)
     referral = examples.referral_example()

@@ -35,7 +35,7 @@ ORIGINALS: dict[str, dict[str, set[str]]] = {
 
 
 def _replies(original: str) -> dict[str, set[str]]:
-    """ "The original's recipient → its sender only": every reversed route of ``original``."""
+    """Every reversed route of ``original``: its recipient back to its sender only."""
     routes: dict[str, set[str]] = {}
     for sender, recipients in ORIGINALS[original].items():
         for recipient in recipients:
@@ -115,7 +115,7 @@ def test_personnel_may_not_refer_a_clue_to_audit(defaults: AgreementBook) -> Non
 
 
 def test_one_refused_recipient_refuses_the_route_and_is_named(defaults: AgreementBook) -> None:
-    """audit → discipline is allowed, audit → discipline + inspection is not (names inspection)."""
+    """Audit → discipline is allowed, audit → discipline + inspection is not (names inspection)."""
     with pytest.raises(ExchangeError) as refused:
         defaults.for_route(REFERRAL, "audit", {"discipline", "inspection"})
     assert refused.value.code == "route-not-allowed"

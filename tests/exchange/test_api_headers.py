@@ -1,5 +1,6 @@
 """Headers on every answer: no sniffing anywhere, no caching of partner data, ``Allow`` on a
-405 (issue 9 item 6)."""
+405 (issue 9 item 6).
+"""
 
 from __future__ import annotations
 

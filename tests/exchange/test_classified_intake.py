@@ -1,5 +1,6 @@
 """At the hub: a disguised state-secret marker anywhere in a signed message is refused over
-HTTP with `classified-content-refused`, and nothing of the message is stored or logged."""
+HTTP with `classified-content-refused`, and nothing of the message is stored or logged.
+"""
 
 from __future__ import annotations
 

@@ -175,8 +175,9 @@ def test_init_makes_an_sqlite_store_the_hubs_alone(tmp_path: Path) -> None:
 def test_trust_changes_show_in_the_list_and_are_logged_densely(
     cli: Cli, hub: Hub, tmp_path: Path
 ) -> None:
-    """partners add, keys add, keys revoke: each shows in ``partners list`` and appends one
-    log entry per change (indices 0..n-1, actor ``cli``)."""
+    """Partners add, keys add, keys revoke: each shows in ``partners list`` and appends one
+    log entry per change (indices 0..n-1, actor ``cli``).
+    """
     _private, first = write_key_files(tmp_path, f"{AUDIT}#1", SigningKey.generate())
     _private, second = write_key_files(tmp_path, f"{AUDIT}#2026-11", SigningKey.generate())
     stdout = cli.ok(
@@ -368,7 +369,7 @@ def test_review_four_eyes_release_a_referral(
 def test_review_reject_needs_a_reason(
     cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys]
 ) -> None:
-    """click refuses a reject without --reason; with one the share is rejected for good."""
+    """Click refuses a reject without --reason; with one the share is rejected for good."""
     share = examples.share_example()
     audit = partners["audit"].client(base_url)
     assert audit.send(share).status == "pending_review"

@@ -1,7 +1,8 @@
 """Push delivery (PROTOCOL §7) against a real local HTTP server as the partner's webhook:
 Standard Webhooks signatures checked by the reference library (``v1``) and by ``keys`` with the
 hub's JWK Set (``v1a``), the retry schedule on an injected clock, dead letter, resend, 410, and
-workers that run side by side or are killed mid-batch."""
+workers that run side by side or are killed mid-batch.
+"""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ class Received:
 
 class Receiver:
     """A partner's webhook endpoint on a loopback port: records each POST, answers ``status``
-    (an int, or a function of the request count) after ``delay`` seconds."""
+    (an int, or a function of the request count) after ``delay`` seconds.
+    """
 
     def __init__(self, port: int = 0, status: int | Callable[[int], int] = 204) -> None:
         self.received: list[Received] = []
@@ -142,7 +144,8 @@ def closed_port() -> int:
 
 def webhook(hub: Hub, partner_id: str, url: str) -> str:
     """Register ``url`` as the partner's webhook; the secret, as the CLI shows it once. The
-    receivers of these tests run on this machine: internal destinations are allowed."""
+    receivers of these tests run on this machine: internal destinations are allowed.
+    """
     with hub.sessions.begin() as session:
         return set_webhook(
             session,
@@ -203,7 +206,8 @@ def log_size(hub: Hub) -> int:
 
 def verify_v1a(base_url: str, received: Received) -> str:
     """Check the ``v1a`` signature with the hub's published JWK Set (``keys``); return the kid
-    whose key verified it."""
+    whose key verified it.
+    """
     jwks = requests.get(base_url + "/.well-known/jwks.json", timeout=10).json()["keys"]
     signed = f"{received.webhook_id}.{received.headers['webhook-timestamp']}.".encode()
     signed += received.body
@@ -224,7 +228,8 @@ def verify_v1a(base_url: str, received: Received) -> str:
 
 def v1_matches(secret: str, received: Received) -> bool:
     """The ``v1`` signature is the reference library's HMAC for this id, timestamp and body
-    (``Webhook.verify`` would also hold the timestamp to the real clock: the tests move it)."""
+    (``Webhook.verify`` would also hold the timestamp to the real clock: the tests move it).
+    """
     timestamp = datetime.fromtimestamp(int(received.headers["webhook-timestamp"]), UTC)
     expected = Webhook(secret).sign(received.webhook_id, timestamp, received.body.decode())
     return expected in received.headers["webhook-signature"].split(" ")
@@ -356,7 +361,8 @@ def test_redirects_and_proxies_never_take_a_push_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Only the registered URL is ever posted to: a redirect is a failed attempt, and a proxy
-    set in the environment is not used."""
+    set in the environment is not used.
+    """
     elsewhere = Receiver()
     try:
         receiver.status, receiver.location = 307, elsewhere.url
@@ -489,6 +495,7 @@ def test_a_webhook_that_does_not_answer_in_time_is_retried(
     assert dispatcher(hub, timeout=0.2).run_once(now).retrying == 1
     row = delivery(hub, line["id"])
     assert row.last_error == "timed out after 0.2 s"
+    assert row.last_attempt_at is not None
     assert row.next_attempt_at == row.last_attempt_at + RETRY_DELAYS[0]
     assert row.last_duration_ms is not None and 150 <= row.last_duration_ms < 1000
 
@@ -563,7 +570,8 @@ def test_a_due_push_whose_webhook_is_gone_is_cancelled_and_one_to_a_suspended_pa
     base_url: str, hub: Hub, partners: Partners, receiver: Receiver
 ) -> None:
     """What the claim finds when the partner changed after the release: a webhook gone (as if
-    removed while the message was being released) cancels the push; a suspension holds it."""
+    removed while the message was being released) cancels the push; a suspension holds it.
+    """
     webhook(hub, DISCIPLINE, receiver.url)
     webhook(hub, INSPECTION, receiver.url)
     line = status_line(base_url, partners, (DISCIPLINE, INSPECTION))
@@ -668,7 +676,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 ) -> None:
     """SIGKILL while a batch is being sent: its rows stay claimed until their lease runs out,
     then another worker sends them again — each message reaches the partner at least once,
-    a repeat under the same ``webhook-id`` with the same body."""
+    a repeat under the same ``webhook-id`` with the same body.
+    """
     webhook(hub, DISCIPLINE, receiver.url)
     ids = [status_line(base_url, partners)["id"] for _ in range(30)]
     receiver.delay = 0.1

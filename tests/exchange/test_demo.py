@@ -1,5 +1,6 @@
 """`exchange demo` end to end: a hub and four agents as real processes play the scripted round,
-and the summary it prints is what the script did."""
+and the summary it prints is what the script did.
+"""
 
 from __future__ import annotations
 

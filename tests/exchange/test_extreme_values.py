@@ -1,5 +1,6 @@
 """Extreme values behind a valid signature: every one a 400 or 422 problem naming the field,
-never a 5xx, and nothing stored (issue 9 item 2)."""
+never a 5xx, and nothing stored (issue 9 item 2).
+"""
 
 from __future__ import annotations
 

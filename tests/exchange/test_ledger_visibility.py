@@ -1,5 +1,6 @@
 """A ledger item as each partner sees it: as of the latest line it sent or received, never
-more — state, amounts, message id, timeline, figures and report (issue 9 items 3 and 4)."""
+more — state, amounts, message id, timeline, figures and report (issue 9 items 3 and 4).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Each lifecycle of DOMAIN.md walked through every allowed step and tried with every other one:
 refused steps get 409 `invalid-transition` naming both states and leave the read model as it
-was. The expected tables are written here from DOMAIN.md, not imported from the hub."""
+was. The expected tables are written here from DOMAIN.md, not imported from the hub.
+"""
 
 from __future__ import annotations
 

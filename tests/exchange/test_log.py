@@ -1,5 +1,6 @@
 """The transparency log: stored tree, checkpoints, proofs over the API, and `exchange log verify`
-catching every kind of tampering — on each database."""
+catching every kind of tampering — on each database.
+"""
 
 from __future__ import annotations
 
@@ -359,7 +360,8 @@ def test_verify_catches_a_rewritten_history_by_the_checkpoint(
     busy_log: list[str], hub_cli: Cli, hub: Hub
 ) -> None:
     """An administrator who rewrites an entry *and* every hash stored after it is still caught
-    by the signed checkpoint (the ack's digest changes; the clear columns still agree)."""
+    by the signed checkpoint (the ack's digest changes; the clear columns still agree).
+    """
     index = entry_index(hub, busy_log[2], "message:acked")
     rewrite_entry(hub, index, b'"ack_sha256":"', b'"ack_sha256":"0')
     stderr = hub_cli.refused("log", "verify")

@@ -1,5 +1,6 @@
 """Concurrent writers (threads submitting, pulling, acking; processes appending) leave the
-event log dense and verifiable."""
+event log dense and verifiable.
+"""
 
 from __future__ import annotations
 

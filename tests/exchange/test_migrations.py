@@ -86,7 +86,8 @@ def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 def test_0002_gives_an_existing_log_its_interior_hashes(empty_database: str) -> None:
     """A store made before the stored tree: its entries get their interior hashes and its keys
-    the index of the entry that registered them."""
+    the index of the entry that registered them.
+    """
     command.upgrade(alembic_config(empty_database), "0001")
     engine = create_engine(empty_database)
     now = datetime.now(UTC)

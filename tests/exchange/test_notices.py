@@ -1,5 +1,6 @@
 """Hub notices (hub.notice.v1): signed by the hub, delivered like any message — a rejection's
-reason to its sender, overdue feedback and rectification reminded at most once a week."""
+reason to its sender, overdue feedback and rectification reminded at most once a week.
+"""
 
 from __future__ import annotations
 
@@ -350,7 +351,8 @@ def test_notices_are_logged_sent_by_the_cli_and_the_log_verifies(
     base_url: str, hub: Hub, partners: Partners, hub_cli: Cli
 ) -> None:
     """`exchange notices run-once` (on the real clock) sends what is due once; the notices'
-    entries are in the log, and `exchange log verify` checks their hub signatures."""
+    entries are in the log, and `exchange log verify` checks their hub signatures.
+    """
     today = china_today(hub.now())
     released_referral(
         base_url, hub, partners["audit"], "YL-SJ-YJ-2026-L1", today - timedelta(days=1)

@@ -1,5 +1,6 @@
 """Reports for people: the 整改台账 and the 移送线索台账 as XLSX and CSV — rows, labels, the
-summary sheet against ``tracking.stats``, the downloads over the API and the CLI."""
+summary sheet against ``tracking.stats``, the downloads over the API and the CLI.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from exchange.hub import Hub
 from exchange.supervision.days import china_today
 from exchange.supervision.figures import Period, stats
-from exchange.supervision.reports import ledger_report, referral_report
+from exchange.supervision.reports.ledger import ledger_report
+from exchange.supervision.reports.referrals import referral_report
 from schemas import examples, uscc_check_character
 from tests.exchange.test_cli import Cli, cli_env
 from tests.support import PartnerKeys, problem_code, review, signed_request

@@ -1,5 +1,6 @@
 """The read side of the lifecycles: lists, timelines and the figures — checked against figures
-computed here, independently, from what the test itself sent."""
+computed here, independently, from what the test itself sent.
+"""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ def seed(base_url: str, hub: Hub, partners: Partners, clock: Clock) -> Scenario:
                 klass,
                 history[-1],
                 deadline,
-                milestone["due"] if milestone is not None and undone else None,  # type: ignore[misc]
+                milestone["due"] if milestone is not None and undone else None,  # type: ignore[arg-type]
                 involved,
                 rectified,
                 rules,
@@ -168,7 +169,7 @@ def seed(base_url: str, hub: Hub, partners: Partners, clock: Clock) -> Scenario:
 def seed_referrals(
     audit: ExchangeClient, discipline: ExchangeClient, hub: Hub, clock: Clock
 ) -> list[Case]:
-    cases = []
+    cases: list[Case] = []
     for n, plan in enumerate(PLANS):
         referral = examples.referral_example(sent_at=hub.now())
         key = f"YL-SJ-YJ-T{n:03d}"

@@ -1,6 +1,7 @@
 """Where the hub may push (issue 9 item 7): no user-info, no loopback or link-local
 destination unless the operator allows internal ones — checked when the webhook is set and
-again on every connection of a push (DNS may change); private ranges stay allowed."""
+again on every connection of a push (DNS may change); private ranges stay allowed.
+"""
 
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def test_a_push_to_an_internal_address_is_refused_at_send_time(
     base_url: str, hub: Hub, partners: Partners, receiver: Receiver
 ) -> None:
     """The URL passed when it was set (its name resolved elsewhere then); by the time of the
-    push it leads to this machine: the connection is refused, nothing reaches the server."""
+    push it leads to this machine: the connection is refused, nothing reaches the server.
+    """
     with hub.sessions.begin() as session:
         set_webhook(session, DISCIPLINE, ALLOWED[3], trust=hub.trust, actor="test", now=hub.now())
         session.execute(

@@ -53,7 +53,7 @@ def test_the_typ_values_are_those_of_the_protocol() -> None:
 
 
 def test_the_hub_partner_id_is_the_one_schemas_knows() -> None:
-    """keys and schemas are independent leaves: each holds ``hub``, and they must agree."""
+    """Keys and schemas are independent leaves: each holds ``hub``, and they must agree."""
     assert HUB_PARTNER_ID == schemas.HUB_PARTNER_ID == "hub"
 
 

@@ -1,5 +1,6 @@
 """Standard Webhooks signatures (PROTOCOL §7): interop with the reference ``standardwebhooks``
-library for ``v1`` both ways, the hub's ``v1a``, and every refusal."""
+library for ``v1`` both ways, the hub's ``v1a``, and every refusal.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """A state-secret marker is found however it is disguised: invisible characters inserted
-anywhere in it, variant and traditional forms, in any text, key or attachment name."""
+anywhere in it, variant and traditional forms, in any text, key or attachment name.
+"""
 
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ def reach(document: Any, path: str) -> tuple[Any, str | int]:
 @st.composite
 def placements(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
     """An example envelope with a disguised marker in one text or one key; the marker's path;
-    the example's sender before the change (the marker may have gone into `from`)."""
+    the example's sender before the change (the marker may have gone into `from`).
+    """
     envelope = copy.deepcopy(EXAMPLES[draw(st.sampled_from(sorted(EXAMPLES)))])
     sender = str(envelope["from"])
     marker = draw(disguised_markers())

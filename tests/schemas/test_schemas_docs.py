@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from marshmallow import Schema, fields
@@ -58,7 +59,7 @@ ENUMERATIONS = [
 ]
 
 
-def all_fields() -> Iterator[tuple[str, fields.Field]]:
+def all_fields() -> Iterator[tuple[str, fields.Field[Any]]]:
     seen: set[type[Schema]] = set()
     pending: list[tuple[str, Schema]] = [("envelope", EnvelopeSchema())]
     pending += [(name, schema()) for name, schema in ALL_MESSAGE_TYPES.items()]

@@ -1,5 +1,6 @@
 """What every lifecycle shares: the read models it keeps, the rows a batch concerns (loaded
-under the log lock and changed as the batch goes), and the shape of a lifecycle itself."""
+under the log lock and changed as the batch goes), and the shape of a lifecycle itself.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ TRANSITIONS = cast(Table, Transition.__table__)
 @dataclass(frozen=True)
 class ReadModel:
     """A read model keyed by a business key per sender: referral cases and share uses (also
-    by the message that opened them, one row per recipient), ledger items (by owner)."""
+    by the message that opened them, one row per recipient), ledger items (by owner).
+    """
 
     table: Table
     key_column: str
@@ -79,7 +81,8 @@ class Concerned:
 @dataclass
 class LifecycleState:
     """The read-model rows a batch's messages concern, loaded under the lock, changed as it
-    goes; what changed is in ``changes``, flushed with the batch."""
+    goes; what changed is in ``changes``, flushed with the batch.
+    """
 
     cases: dict[tuple[str, str], ReferralCaseRow] = field(default_factory=dict)
     uses: dict[tuple[str, str], ShareUseRow] = field(default_factory=dict)
@@ -159,7 +162,8 @@ class Step:
 
 class Lifecycle:
     """The lifecycle of one message type; this base is the type that moves nothing (the hub's
-    notices). Subclasses declare ``message_type`` and override what their type does."""
+    notices). Subclasses declare ``message_type`` and override what their type does.
+    """
 
     message_type: ClassVar[str] = "hub.notice.v1"
 
@@ -173,7 +177,8 @@ class Lifecycle:
     def entry_fields(self, state: LifecycleState, envelope: Envelope) -> dict[str, Any]:
         """What the message's ``message:received`` entry records of its step (after ``check``):
         the business key and, when a state changes, both states — so every accepted step is
-        in the log without an entry of its own."""
+        in the log without an entry of its own.
+        """
         return {}
 
     def apply(self, state: LifecycleState, envelope: Envelope, step: Step) -> None:

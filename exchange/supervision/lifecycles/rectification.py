@@ -1,6 +1,7 @@
 """The ledger lifecycle (DOMAIN.md): each rectification.status.v1 is one line of a ledger item
 (整改台账条目); its status must follow the transition table, and each line is kept with the
-state it leaves the item in."""
+state it leaves the item in.
+"""
 
 from __future__ import annotations
 

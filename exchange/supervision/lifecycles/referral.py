@@ -1,5 +1,6 @@
 """The referral lifecycle (DOMAIN.md): clue.referral.v1 opens one case per recipient; the
-hub moves it on release, pull and ack; clue.feedback.v1 moves it through its stages."""
+hub moves it on release, pull and ack; clue.feedback.v1 moves it through its stages.
+"""
 
 from __future__ import annotations
 

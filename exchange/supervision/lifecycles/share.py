@@ -1,5 +1,6 @@
 """The result-use lifecycle (DOMAIN.md): result.share.v1 opens one use per recipient, moved
-on release; result.feedback.v1 reports how the recipient used it."""
+on release; result.feedback.v1 reports how the recipient used it.
+"""
 
 from __future__ import annotations
 

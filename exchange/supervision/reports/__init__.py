@@ -1,5 +1,6 @@
 """Reports for people: the 整改台账 and the 移送线索台账 as spreadsheets (XLSX, CSV) with Chinese
-headers, and the figures of ``supervision.figures.stats`` on a summary sheet."""
+headers, and the figures of ``supervision.figures.stats`` on a summary sheet.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The 整改台账 report: one row per ledger item the caller may see, as of the latest line it
-sent or received, and the rectification figures (整改率 …) on its summary sheet."""
+sent or received, and the rectification figures (整改率 …) on its summary sheet.
+"""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def ledger_items(
     session: Session, partner_id: str | None, period: Period, now: datetime
 ) -> list[SeenItem]:
     """The ledger items ``partner_id`` may see (all when None) first reported in the period,
-    each as of the latest line it sent or received."""
+    each as of the latest line it sent or received.
+    """
     seen = seen_items(partner_id, china_today(now))
     query = select(seen).order_by(seen.c.owner, seen.c.ledger_item_id)
     return [i for i in seen_rows(session, query) if period.holds(i.first_reported_at)]
@@ -67,7 +69,8 @@ def ledger_rows(
     session: Session, trust: HubTrust, partner_id: str | None, period: Period, now: datetime
 ) -> Table:
     """One row per visible ledger item; the texts come from the latest status line the
-    partner sent or received (unsealed), the line its figures are of too."""
+    partner sent or received (unsealed), the line its figures are of too.
+    """
     items = ledger_items(session, partner_id, period, now)
     names = partner_names(session)
     texts = payloads(session, trust, (i.last_message_id for i in items))

@@ -1,5 +1,6 @@
 """What both reports read: partners' names, unsealed payloads, the context block, and the
-way cells show money, dates and yes/no."""
+way cells show money, dates and yes/no.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ _CHUNK: Final = 500  # ids per IN (…) when loading envelopes
 
 
 def partner_names(session: Session) -> dict[str, str]:
+    """Partner id → the body's name."""
     return {pid: name for pid, name in session.execute(select(Partner.id, Partner.name))}
 
 
@@ -39,6 +41,7 @@ def payloads(session: Session, trust: HubTrust, message_ids: Iterable[str]) -> d
 def context(
     session: Session, partner_id: str | None, period: Period, now: datetime, counted_by: str
 ) -> Block:
+    """The block that heads a summary: scope, period and 截至 date."""
     scope = "全部报送单位" if partner_id is None else partner_names(session).get(partner_id)
     start = period.start.isoformat() if period.start else "不限"
     end = period.end.isoformat() if period.end else "不限"
@@ -54,12 +57,14 @@ def context(
 
 
 def in_order(counts: dict[str, int], labels: dict[str, str]) -> list[tuple[str, int]]:
+    """Counts in the enumeration's own order."""
     # The enumeration's own order (as DOMAIN.md lists it), unknown values last.
     order = {value: n for n, value in enumerate(labels)}
     return sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
 
 
 def person(person: Any) -> str | None:
+    """A person as a cell shows them: 姓名（职务）."""
     if not isinstance(person, dict) or not person.get("name"):
         return None
     position = person.get("position")
@@ -67,13 +72,16 @@ def person(person: Any) -> str | None:
 
 
 def yes_no(flag: bool) -> str:
+    """是 or 否."""
     return "是" if flag else "否"
 
 
 def money(value: Decimal | str) -> Decimal:
+    """An amount in yuan, to the fen."""
     return Decimal(value).quantize(Decimal("0.01"))
 
 
 def beijing(moment: datetime) -> datetime:
+    """A stored moment as Beijing wall-clock time, to the second."""
     # Spreadsheets hold no time zones: Beijing wall-clock time, to the second.
     return moment.astimezone(CHINA).replace(tzinfo=None, microsecond=0)

@@ -1,5 +1,6 @@
 """The 移送线索台账 report: one row per recipient's handling of a referral the caller may see,
-and the referral figures on its summary sheet."""
+and the referral figures on its summary sheet.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def referral_cases(
     session: Session, partner_id: str | None, period: Period, now: datetime
 ) -> list[tuple[ReferralCase, bool]]:
     """The referral cases ``partner_id`` may see (all when None) sent in the period, each with
-    whether it is overdue."""
+    whether it is overdue.
+    """
     query = cases_seen(partner_id, china_today(now)).order_by(
         ReferralCase.sent_at, ReferralCase.referral_id, ReferralCase.recipient
     )
@@ -60,7 +62,8 @@ def referral_rows(
     session: Session, trust: HubTrust, partner_id: str | None, period: Period, now: datetime
 ) -> Table:
     """One row per recipient's handling of a visible referral; 文号, the unit and the amount
-    come from the referral itself (unsealed)."""
+    come from the referral itself (unsealed).
+    """
     cases = referral_cases(session, partner_id, period, now)
     names = partner_names(session)
     texts = payloads(session, trust, {c.message_id for c, _ in cases})

@@ -1,6 +1,7 @@
 """A small spreadsheet engine for the reports: a table of rows under Chinese headers and a
 summary sheet of labelled blocks, written as XLSX (openpyxl) or CSV (UTF-8 with a BOM), with
-formula-looking text neutralised (CSV/formula injection)."""
+formula-looking text neutralised (CSV/formula injection).
+"""
 
 from __future__ import annotations
 
