@@ -15,6 +15,7 @@ from exchange.errors import BadRequest, InvalidTransition, NotFound
 from exchange.store.models import Partner, PartnerKey
 from exchange.transparency.window import LogWindow, session_window
 from keys import VerifyingKey
+from keys.protocol import LogAction
 from schemas import KID_RE, PARTNER_ID_RE, body_of, partner_of
 
 PARTNERS = cast(Table, Partner.__table__)
@@ -50,7 +51,9 @@ def add_partner(
                 }
             ],
         )
-        window.log.append(at=now, actor=actor, action="partner:added", partner_id=partner_id)
+        window.log.append(
+            at=now, actor=actor, action=LogAction.PARTNER_ADDED, partner_id=partner_id
+        )
         _add_key(
             session,
             window,
@@ -116,7 +119,7 @@ def _add_key(
     index = window.log.append(
         at=now,
         actor=actor,
-        action="key:added",
+        action=LogAction.KEY_ADDED,
         kid=kid,
         key_sha256=hashlib.sha256(public_key.raw).hexdigest(),
     )
@@ -146,10 +149,10 @@ def revoke_key(session: Session, kid: str, *, actor: str, now: datetime) -> None
         if key.revoked_at is not None:
             raise InvalidTransition(f"{kid} is already revoked.")
         window.changes.update(KEYS, {"kid": kid, "revoked_at": now})
-        window.log.append(at=now, actor=actor, action="key:revoked", kid=kid)
+        window.log.append(at=now, actor=actor, action=LogAction.KEY_REVOKED, kid=kid)
 
 
-PARTNER_STATES = {"suspended": "partner:suspended", "active": "partner:reinstated"}
+PARTNER_STATES = {"suspended": LogAction.PARTNER_SUSPENDED, "active": LogAction.PARTNER_REINSTATED}
 
 
 def set_partner_status(

@@ -18,6 +18,7 @@ from exchange.transparency.window import session_window
 from exchange.trust.destinations import check_webhook_url
 from exchange.trust.hub_keys import HubTrust
 from exchange.trust.webhook_secrets import new_webhook_secret, seal_secret
+from keys.protocol import LogAction
 
 DELIVERIES = cast(Table, Delivery.__table__)
 PARTNERS = cast(Table, Partner.__table__)
@@ -57,7 +58,7 @@ def set_webhook(
         window.log.append(
             at=now,
             actor=actor,
-            action="partner:webhook-set",
+            action=LogAction.PARTNER_WEBHOOK_SET,
             partner_id=partner_id,
             webhook_url_sha256=hashlib.sha256(url.encode()).hexdigest(),
             allow_internal=allow_internal or None,
@@ -86,7 +87,7 @@ def remove_webhook(session: Session, partner_id: str, *, actor: str, now: dateti
         )
         cancelled = cancel_pending(session, window.changes, partner_id)
         window.log.append(
-            at=now, actor=actor, action="partner:webhook-removed", partner_id=partner_id
+            at=now, actor=actor, action=LogAction.PARTNER_WEBHOOK_REMOVED, partner_id=partner_id
         )
     return cancelled
 

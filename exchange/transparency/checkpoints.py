@@ -15,9 +15,9 @@ from exchange.store.models import Checkpoint
 from exchange.store.rows import CheckpointRow
 from exchange.transparency.log import format_time
 from exchange.transparency.tree import StoredTree
+from keys.protocol import CHECKPOINT_TYP
 from schemas import canonical_bytes
 
-CHECKPOINT_TYP = "exchange-checkpoint+jws"
 # PROTOCOL §6: a checkpoint at least every 1,000 entries (or 60 s: see ``checkpoint_due``).
 CHECKPOINT_EVERY = 1000
 CHECKPOINT_MAX_AGE_SECONDS = 60

@@ -18,10 +18,9 @@ from exchange.store.models import LogEntry, Message, PartnerKey
 from exchange.transparency.checkpoints import Notary, latest_checkpoint
 from exchange.transparency.tree import StoredTree
 from exchange.transparency.window import sign_checkpoint
-from exchange.trust.hub_keys import HUB_ID, HubTrust
+from exchange.trust.hub_keys import HubTrust
 from keys import VerifyingKey, jwk_set, jws
-
-EVIDENCE_FORMAT = "exchange-evidence/1"
+from keys.protocol import EVIDENCE_FORMAT, HUB_PARTNER_ID
 
 
 def export_evidence(
@@ -61,7 +60,7 @@ def export_evidence(
         checkpoint = sign_checkpoint(session, notary, now)
     tree = StoredTree(connection)
     hub_signers = {_kid(message.receipt), _kid(checkpoint.signed)}
-    if message.sender == HUB_ID:  # a hub notice: the hub signed the envelope too
+    if message.sender == HUB_PARTNER_ID:  # a hub notice: the hub signed the envelope too
         hub_signers.add(message.signer_kid)
     # The sealed bytes are the JCS the sender signed.
     envelope_jcs = trust.sealing.open(message.sealed_envelope, aad=message.id.encode()).decode()

@@ -19,13 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.store.models import Message, PartnerKey
-from exchange.transparency.checkpoints import CHECKPOINT_TYP, CHECKPOINTS
+from exchange.transparency.checkpoints import CHECKPOINTS
 from exchange.transparency.tree import ENTRIES
-from exchange.trust.hub_keys import HUB_ID, RECEIPT_TYP, HubTrust
+from exchange.trust.hub_keys import HubTrust
 from keys import KeysError, VerifyingKey, jwks_resolver, jws, static_resolver
 from keys.merkle import CompactTree, leaf_hash
+from keys.protocol import CHECKPOINT_TYP, HUB_PARTNER_ID, MESSAGE_TYP, RECEIPT_TYP, LogAction
 
-MESSAGE_TYP = "exchange-message+jws"
 _CHUNK = 2000
 
 
@@ -121,7 +121,7 @@ def _check_entry(
         raise IntegrityFailure(index, "entry bytes do not match the stored leaf hash")
     if b"".join(tree.append(leaf)) != bytes(stored_nodes):
         raise IntegrityFailure(index, "stored interior hashes do not match the entries")
-    if entry.get("action") == "message:received":
+    if entry.get("action") == LogAction.MESSAGE_RECEIVED:
         received[str(entry.get("message_id"))] = (index, str(entry.get("envelope_sha256")))
     return entry
 
@@ -191,7 +191,7 @@ def _check_messages(
         digest = hashlib.sha256(plain).hexdigest()
         if digest != message.envelope_sha256 or digest != logged[1]:
             raise IntegrityFailure(index, f"message {message.id}: digest does not match")
-        known = hub_signers if message.sender == HUB_ID else keys
+        known = hub_signers if message.sender == HUB_PARTNER_ID else keys
         signer = (
             {message.signer_kid: known[message.signer_kid]} if message.signer_kid in known else {}
         )

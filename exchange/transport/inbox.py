@@ -21,9 +21,8 @@ from exchange.trust.directory import KeyLookup
 from exchange.trust.envelopes import open_envelope
 from exchange.trust.hub_keys import HubTrust
 from keys import KeysError, jws
+from keys.protocol import ACK_TYP, LogAction
 from schemas import MESSAGE_ID_RE
-
-ACK_TYP = "exchange-ack+jws"
 
 
 def pull(
@@ -68,7 +67,7 @@ def pull(
                 pulled = window.log.append(
                     at=now,
                     actor=recipient,
-                    action="message:pulled",
+                    action=LogAction.MESSAGE_PULLED,
                     message_id=delivery.message_id,
                     type=delivery.message.type,
                     envelope_sha256=delivery.message.envelope_sha256,
@@ -187,7 +186,7 @@ def _ack_one(
     index = window.log.append(
         at=now,
         actor=recipient,
-        action="message:acked",
+        action=LogAction.MESSAGE_ACKED,
         message_id=message.id,
         type=message.type,
         envelope_sha256=message.envelope_sha256,

@@ -41,9 +41,10 @@ from exchange.transparency.window import LogWindow, log_window
 from exchange.transport.release import log_release
 from exchange.trust.agreements import Agreement, AgreementBook
 from exchange.trust.directory import KeyLookup
-from exchange.trust.hub_keys import RECEIPT_TYP, HubTrust
+from exchange.trust.hub_keys import HubTrust
 from keys import KeyNotValid, UnknownKey, jws
 from keys import SignatureInvalid as JwsInvalid
+from keys.protocol import MESSAGE_TYP, RECEIPT_TYP, LogAction
 from schemas import (
     ClassifiedContent,
     Envelope,
@@ -56,7 +57,6 @@ from schemas import (
     validate_envelope,
 )
 
-MESSAGE_TYP = "exchange-message+jws"
 MESSAGES = cast(Table, Message.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
 PERSON_REFS = cast(Table, PersonRef.__table__)
@@ -297,7 +297,7 @@ def store_message(
     log_index = log.append(
         at=now,
         actor=envelope.sender,
-        action="message:received",
+        action=LogAction.MESSAGE_RECEIVED,
         message_id=envelope.id,
         type=envelope.type,
         envelope_sha256=checked.digest,

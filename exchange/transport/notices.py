@@ -26,11 +26,12 @@ from exchange.supervision.lifecycles import LifecycleState
 from exchange.supervision.reminders import cases_due, items_due, reminded_lately
 from exchange.transparency.log import format_time
 from exchange.transparency.window import LogWindow, session_window
-from exchange.transport.intake import MESSAGE_TYP, Checked, store_message
+from exchange.transport.intake import Checked, store_message
 from exchange.trust.agreements import Agreement
 from exchange.trust.directory import pushed_recipients
-from exchange.trust.hub_keys import HUB_ID, HubTrust
+from exchange.trust.hub_keys import HubTrust
 from keys import jws
+from keys.protocol import HUB_PARTNER_ID, MESSAGE_TYP
 from schemas import (
     HUB_MESSAGE_TYPES,
     ClassifiedContent,
@@ -68,7 +69,7 @@ class Notice:
         return {
             "id": message_id,
             "type": NOTICE_TYPE,
-            "from": HUB_ID,
+            "from": HUB_PARTNER_ID,
             "to": sorted(self.recipients),
             "sent_at": format_time(now),
             "classification": NOTICE_CLASSIFICATION,
@@ -123,7 +124,7 @@ def send_notice(
         ),
         kid=hub_key.kid,
         # No review: a notice is released as it is stored.
-        agreement=Agreement(NOTICE_TYPE, HUB_ID, frozenset(body_of(r) for r in recipients)),
+        agreement=Agreement(NOTICE_TYPE, HUB_PARTNER_ID, frozenset(body_of(r) for r in recipients)),
         sealed=trust.sealing.seal(canonical, aad=envelope.id.encode()),
         pushed=frozenset(pushed_recipients(session, recipients)),
     )

@@ -36,6 +36,7 @@ from exchange.trust.directory import WEBHOOK_ACTIVE
 from exchange.trust.hub_keys import HubTrust
 from exchange.trust.webhook_secrets import open_secret
 from keys import KeysError
+from keys.protocol import LogAction
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +367,7 @@ class Dispatcher:
                 update.update(delivered_at=outcome.at, delivered_via="push")
             if delivery.state == "queued":
                 update["state"] = "delivered"
-            index = window.log.append(action="message:delivered", **entry)
+            index = window.log.append(action=LogAction.MESSAGE_DELIVERED, **entry)
             if first:
                 step = HubStep(
                     push.message_id, push.type, HubEvent.DELIVERED, (push.recipient,), index
@@ -379,7 +380,9 @@ class Dispatcher:
                 next_attempt_at=None,
                 last_error="HTTP 410: the webhook is disabled",
             )
-            window.log.append(action="message:delivery-failed", webhook_disabled=True, **entry)
+            window.log.append(
+                action=LogAction.MESSAGE_DELIVERY_FAILED, webhook_disabled=True, **entry
+            )
             partner = session.get(Partner, push.recipient)
             if (
                 partner is not None
@@ -392,7 +395,7 @@ class Dispatcher:
                 window.log.append(
                     at=now,
                     actor="hub",
-                    action="partner:webhook-disabled",
+                    action=LogAction.PARTNER_WEBHOOK_DISABLED,
                     partner_id=push.recipient,
                     http_status=410,
                 )
@@ -401,12 +404,12 @@ class Dispatcher:
             retry_at = outcome.at + RETRY_DELAYS[push.attempt - 1]
             update.update(push_state=PENDING, next_attempt_at=retry_at, last_error=answer.error)
             window.log.append(
-                action="message:delivery-failed", retry_at=format_time(retry_at), **entry
+                action=LogAction.MESSAGE_DELIVERY_FAILED, retry_at=format_time(retry_at), **entry
             )
             tally.retrying += 1
         else:
             update.update(push_state=DEAD, next_attempt_at=None, last_error=answer.error)
-            window.log.append(action="message:dead-lettered", **entry)
+            window.log.append(action=LogAction.MESSAGE_DEAD_LETTERED, **entry)
             tally.dead += 1
         # After cancel_pending: this row's own outcome is what counts for it.
         window.changes.update(DELIVERIES, update)
@@ -481,7 +484,7 @@ def resend(
             window.log.append(
                 at=now,
                 actor=actor,
-                action="message:delivery-resent",
+                action=LogAction.MESSAGE_DELIVERY_RESENT,
                 message_id=delivery.message_id,
                 type=delivery.message.type,
                 envelope_sha256=delivery.message.envelope_sha256,

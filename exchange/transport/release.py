@@ -13,6 +13,7 @@ from sqlalchemy import Table
 from exchange.store.models import Delivery, Message
 from exchange.transparency.log import LogAppender
 from exchange.transparency.window import LogWindow
+from keys.protocol import LogAction
 
 MESSAGES = cast(Table, Message.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
@@ -31,7 +32,7 @@ def log_release(
     return log.append(
         at=now,
         actor=actor,
-        action="message:released",
+        action=LogAction.MESSAGE_RELEASED,
         message_id=message_id,
         type=type_,
         envelope_sha256=envelope_sha256,

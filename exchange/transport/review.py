@@ -19,6 +19,7 @@ from exchange.transport.notices import review_rejected
 from exchange.transport.release import DELIVERIES, MESSAGES, release_held
 from exchange.trust.directory import pushed_recipients
 from exchange.trust.hub_keys import HubTrust
+from keys.protocol import LogAction
 
 REVIEWS = cast(Table, Review.__table__)
 
@@ -68,7 +69,7 @@ def decide(
         decided = window.log.append(
             at=now,
             actor=f"admin:{reviewer}",
-            action=f"message:review:{decision}",
+            action=LogAction(f"message:review:{decision}"),
             message_id=message.id,
             type=message.type,
             envelope_sha256=message.envelope_sha256,

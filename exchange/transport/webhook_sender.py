@@ -5,9 +5,6 @@ timeout, no redirects, no proxy or credentials from the environment, timing and 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -17,6 +14,7 @@ import requests
 
 from exchange.trust.destinations import InternalDestination, guarded_session
 from keys import SigningKey
+from keys.webhooks import sign_webhook
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +44,13 @@ def webhook_body(envelope_jcs: bytes, signature: str, receipt: str) -> bytes:
 def webhook_headers(
     message_id: str, timestamp: int, body: bytes, secret: bytes, hub_key: SigningKey
 ) -> dict[str, str]:
-    """Standard Webhooks headers: ``v1`` (HMAC-SHA256 with the partner's secret) and ``v1a``
-    (Ed25519 with the hub's key), both over ``{webhook-id}.{webhook-timestamp}.{body}``.
+    """The headers of a push: Standard Webhooks ``v1`` (HMAC-SHA256 with the partner's
+    secret) and ``v1a`` (Ed25519 with the hub's key) by ``keys.webhooks``.
     """
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    v1 = base64.b64encode(hmac.new(secret, signed, hashlib.sha256).digest()).decode()
-    v1a = base64.b64encode(hub_key.sign(signed)).decode()
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "webhook-id": message_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": f"v1,{v1} v1a,{v1a}",
+        **sign_webhook(message_id, timestamp, body, secret=secret, hub_key=hub_key),
     }
 
 

@@ -20,9 +20,7 @@ from keys import (
     save_key_ring,
     save_signing_key,
 )
-
-HUB_ID = "hub"
-RECEIPT_TYP = "exchange-receipt+jws"
+from keys.protocol import HUB_PARTNER_ID
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ class HubTrust:
         passphrase = _passphrase()
         hub_keys = [
             HubKey(
-                kid=f"{HUB_ID}#{path.stem.removeprefix('hub-')}",
+                kid=f"{HUB_PARTNER_ID}#{path.stem.removeprefix('hub-')}",
                 signing_key=load_signing_key(path, passphrase),
             )
             for path in sorted(keys_dir.glob("hub-*.pem"))

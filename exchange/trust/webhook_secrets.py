@@ -4,23 +4,10 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
-
 from exchange.trust.hub_keys import HubTrust
+from keys.webhooks import new_webhook_secret, webhook_secret_key
 
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 32
-
-
-def new_webhook_secret() -> str:
-    """A fresh Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key a ``whsec_…`` secret stands for."""
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+__all__ = ["new_webhook_secret", "open_secret", "seal_secret"]
 
 
 def seal_secret(trust: HubTrust, partner_id: str, secret: str) -> bytes:
@@ -35,4 +22,4 @@ def _secret_aad(partner_id: str) -> bytes:
 
 def open_secret(trust: HubTrust, partner_id: str, sealed: bytes) -> bytes:
     """The HMAC key of a partner's sealed webhook secret."""
-    return secret_key(trust.sealing.open(sealed, aad=_secret_aad(partner_id)).decode())
+    return webhook_secret_key(trust.sealing.open(sealed, aad=_secret_aad(partner_id)).decode())

@@ -13,7 +13,6 @@ from sqlalchemy import func, select, text, update
 
 from exchange.hub import Hub
 from exchange.store.models import Checkpoint, LogEntry, Message
-from exchange.transparency.checkpoints import CHECKPOINT_TYP
 from exchange.transparency.tree import StoredTree
 from exchange.transparency.window import session_window
 from keys import (
@@ -26,6 +25,7 @@ from keys import (
     verify_consistency,
     verify_inclusion,
 )
+from keys.protocol import CHECKPOINT_TYP
 from schemas import examples
 from tests.conftest import Clock
 from tests.exchange.test_cli import Cli, cli_env
