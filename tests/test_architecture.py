@@ -162,3 +162,112 @@ def test_the_hub_runs_without_the_postgres_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "SessionTransaction"
+
+
+# --- inside the hub: no import circle, and the layers of ARCHITECTURE.md ---------------------
+
+HUB = ROOT / "exchange"
+# What each package of the hub may import of the hub (besides itself and the leaves errors
+# and config); the same rule as the banned-api lists in exchange/*/ruff.toml.
+LAYERS: dict[str, frozenset[str]] = {
+    "store": frozenset(),
+    "trust": frozenset({"store"}),
+    "transparency": frozenset({"store", "trust"}),
+    "supervision": frozenset({"store", "trust", "transparency"}),
+    "admin": frozenset({"store", "trust", "transparency"}),
+    "transport": frozenset({"store", "trust", "transparency", "supervision", "admin"}),
+}
+LEAVES = frozenset({"exchange.errors", "exchange.config"})
+
+
+def hub_modules() -> dict[str, Path]:
+    """Every module of the hub by its dotted name (package ``__init__`` as the package)."""
+    found: dict[str, Path] = {}
+    for path in sorted(HUB.rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def hub_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The hub modules ``path`` imports anywhere in it (functions included): ``from a import
+    b`` counts as an import of ``a.b`` when that is a module, else of ``a``.
+    """
+    targets: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(path, node)
+            for alias in node.names:
+                child = f"{base}.{alias.name}"
+                targets.add(child if child in modules else base)
+    return {t for t in targets if t in modules}
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A circle of imports in the graph (its modules in order, the first again at the end)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        state[name] = 1
+        path.append(name)
+        for target in sorted(graph.get(name, ())):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (circle := visit(target)) is not None:
+                return circle
+        path.pop()
+        state[name] = 2
+        return None
+
+    for name in sorted(graph):
+        if name not in state and (circle := visit(name)) is not None:
+            return circle
+    return None
+
+
+def test_no_import_circle_inside_the_hub() -> None:
+    """Following imports from any hub module — module level or inside a function — never
+    leads back to it.
+    """
+    modules = hub_modules()
+    graph = {name: hub_imports(path, modules) for name, path in modules.items()}
+    assert sum(len(edges) for edges in graph.values()) > 100, "the scanner found no imports"
+    circle = find_circle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_the_circle_check_is_not_blind() -> None:
+    """A circle through a function-level import is caught, and a graph without one passes."""
+    source = "def late() -> None:\n    from exchange.transport import review\n"
+    tree = ast.parse(source)
+    lazy = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert lazy and lazy[0].module == "exchange.transport"
+    graph = {"exchange.a": {"exchange.b"}, "exchange.b": {"exchange.c"}, "exchange.c": set()}
+    assert find_circle(graph) is None
+    graph["exchange.c"] = {"exchange.a"}
+    assert find_circle(graph) == ["exchange.a", "exchange.b", "exchange.c", "exchange.a"]
+
+
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_each_hub_package_imports_only_the_layers_below_it(package: str) -> None:
+    """The layers: store ← trust ← transparency ← supervision, admin ← transport."""
+    modules = hub_modules()
+    allowed = LAYERS[package] | {package}
+    wrong = []
+    for name, path in modules.items():
+        if not name.startswith(f"exchange.{package}"):
+            continue
+        for target in hub_imports(path, modules):
+            if target in LEAVES:
+                continue
+            layer = target.split(".")[1] if target.count(".") >= 1 else target
+            if layer not in allowed:
+                wrong.append(f"{name} imports {target}")
+    assert not wrong, "\n".join(wrong)
