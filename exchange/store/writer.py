@@ -40,6 +40,11 @@ class Changes:
         self._tables[table.name] = table
         self.inserts.setdefault(table.name, []).extend(rows)
 
+    def insert_rows(self, rows: Mapping[Table, Iterable[Mapping[str, Any]]]) -> None:
+        """Insert the rows of several tables at once."""
+        for table, table_rows in rows.items():
+            self.insert(table, table_rows)
+
     def update(self, table: Table, row: Mapping[str, Any]) -> None:
         """Set the row's columns on the row with its primary key (later calls win)."""
         self._tables[table.name] = table

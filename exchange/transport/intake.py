@@ -31,10 +31,10 @@ from exchange.errors import (
     UnregisteredKey,
 )
 from exchange.store.models import Delivery, Message, PersonRef
-from exchange.store.rows import DeliveryRow, MessageRow
+from exchange.store.rows import DeliveryRow, MessageRow, PersonRefRow
 from exchange.store.writer import Store, among
 from exchange.supervision import lifecycles
-from exchange.supervision.lifecycles import LifecycleState, Step, lifecycle_of
+from exchange.supervision.lifecycles import Lifecycle, LifecycleState, Step, lifecycle_of
 from exchange.transparency.checkpoints import Notary
 from exchange.transparency.log import format_time
 from exchange.transparency.window import LogWindow, log_window
@@ -229,11 +229,12 @@ class Intake:
                 created=False,
             )
         # Under the lock: the business key's state cannot change meanwhile.
+        lifecycle = lifecycle_of(checked.envelope.type)
         try:
-            lifecycle_of(checked.envelope.type).check(state, checked.envelope)
+            lifecycle.check(state, checked.envelope)
         except ExchangeError as refusal:
             return refusal
-        outcome = store_message(window, state, checked, trust=self.trust, now=now)
+        outcome = store_message(window, state, lifecycle, checked, trust=self.trust, now=now)
         known[outcome.id] = {
             "envelope_sha256": checked.digest,
             "receipt_status": outcome.status,
@@ -286,13 +287,18 @@ def _validated(raw: dict[str, Any]) -> Envelope:
 
 
 def store_message(
-    window: LogWindow, state: LifecycleState, checked: Checked, *, trust: HubTrust, now: datetime
+    window: LogWindow,
+    state: LifecycleState,
+    lifecycle: Lifecycle,
+    checked: Checked,
+    *,
+    trust: HubTrust,
+    now: datetime,
 ) -> Outcome:
     """Write one new message into the window: its row, deliveries, person refs, log entries,
     signed receipt and lifecycle step (intake's messages, and the hub's own notices).
     """
     envelope, log = checked.envelope, window.log
-    lifecycle = lifecycle_of(envelope.type)
     status = "pending_review" if checked.agreement.reviewers else "released"
     log_index = log.append(
         at=now,
@@ -344,7 +350,6 @@ def store_message(
         "log_index": log_index,
         "size_bytes": len(checked.canonical),
     }
-    window.changes.insert(MESSAGES, [message])
     # The outbox rows of the transactional outbox (transport.outbox): a released message's
     # deliveries to partners with a webhook are due at once; a held one's at its release.
     pushed = checked.pushed if cursor is not None else frozenset()
@@ -360,17 +365,14 @@ def store_message(
         }
         for recipient in envelope.recipients
     ]
-    window.changes.insert(DELIVERIES, deliveries)
-    window.changes.insert(
-        PERSON_REFS,
-        [
-            {
-                "message_id": envelope.id,
-                "json_path": path,
-                "masked": mask_id_number(number),
-                "id_hmac": trust.person_hmac(number),
-            }
-            for path, number in id_numbers(envelope)
-        ],
-    )
+    persons: list[PersonRefRow] = [
+        {
+            "message_id": envelope.id,
+            "json_path": path,
+            "masked": mask_id_number(number),
+            "id_hmac": trust.person_hmac(number),
+        }
+        for path, number in id_numbers(envelope)
+    ]
+    window.changes.insert_rows({MESSAGES: [message], DELIVERIES: deliveries, PERSON_REFS: persons})
     return Outcome(envelope.id, status, receipt, log_index, created=True)

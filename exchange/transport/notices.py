@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from exchange.errors import ClassifiedContentRefused, SchemaInvalid
 from exchange.store.models import LedgerItem, Message, Partner, ReferralCase
 from exchange.supervision.days import china_today
-from exchange.supervision.lifecycles import LifecycleState
+from exchange.supervision.lifecycles import Lifecycle, LifecycleState
 from exchange.supervision.reminders import cases_due, items_due, reminded_lately
 from exchange.transparency.log import format_time
 from exchange.transparency.window import LogWindow, session_window
@@ -128,7 +128,7 @@ def send_notice(
         sealed=trust.sealing.seal(canonical, aad=envelope.id.encode()),
         pushed=frozenset(pushed_recipients(session, recipients)),
     )
-    store_message(window, LifecycleState(), checked, trust=trust, now=now)
+    store_message(window, LifecycleState(), Lifecycle(), checked, trust=trust, now=now)
     return SentNotice(envelope.id, notice.notice, notice.about, tuple(sorted(recipients)))
 
 
