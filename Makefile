@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8080
+# pytest-xdist workers for `make test` (each has its own store; 0 runs the suite serially).
+TEST_WORKERS ?= 2
 EXCHANGE_HOME ?= ./var
 export EXCHANGE_HOME
 
@@ -34,7 +36,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

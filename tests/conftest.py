@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from exchange.app import create_app
@@ -24,6 +25,34 @@ PG_URL = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
+def xdist_worker() -> str:
+    """This process's pytest-xdist worker id (``gw0``, ``gw1`` …), or ``master`` without xdist."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
+def worker_database_url(base_url: str, worker: str) -> str:
+    """The database one worker uses: ``<base>_<worker>`` beside the base one, which ``master``
+    (no xdist) uses itself."""
+    if worker == "master":
+        return base_url
+    url = make_url(base_url)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
+def ensure_postgres_database(base_url: str, url: str) -> None:
+    """Create ``url``'s database if missing, connected to the base database (it is not touched)."""
+    name = make_url(url).database
+    server = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).scalar()
+        if not exists:
+            quoted = connection.dialect.identifier_preparer.quote(str(name))
+            connection.execute(text(f"CREATE DATABASE {quoted}"))
+    server.dispose()
+
+
 def reset_postgres(url: str) -> None:
     """Drop everything in the test database's public schema."""
     engine = create_engine(url)
@@ -35,12 +64,14 @@ def reset_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database, once per backend for the whole session."""
+    """A migrated database, once per backend for the whole session (of each xdist worker)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'exchange.db'}"
     else:
         assert PG_URL
-        url = PG_URL
+        url = worker_database_url(PG_URL, xdist_worker())
+        if url != PG_URL:
+            ensure_postgres_database(PG_URL, url)
         reset_postgres(url)
     upgrade(url)
     return url

@@ -5,6 +5,7 @@ and the summary it prints is what the script did.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,11 @@ from pathlib import Path
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 
 
-def test_the_demo_plays_the_round_and_its_summary_matches_the_script() -> None:
+def test_the_demo_plays_the_round_and_its_summary_matches_the_script(tmp_path: Path) -> None:
+    # The demo leaves its store in a new temporary directory: this test's, not /tmp.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
     done = subprocess.run(
-        [EXCHANGE, "demo"], capture_output=True, text=True, timeout=180, check=False
+        [EXCHANGE, "demo"], env=env, capture_output=True, text=True, timeout=180, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
     summary = {
@@ -36,3 +39,4 @@ def test_the_demo_plays_the_round_and_its_summary_matches_the_script() -> None:
     assert summary["overdue_items"] >= 1
     assert summary["log_verify"].startswith("ok")
     assert Path(summary["home"], "exchange.db").exists()  # left for the console
+    assert Path(summary["home"]).parent == tmp_path

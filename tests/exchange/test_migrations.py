@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from exchange.hub import Hub
 from exchange.store.db import alembic_config, is_initialised, upgrade
@@ -74,13 +75,16 @@ def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
     server = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    name = "exchange_migration_test"
+    # Named after the worker's own database, so that workers and other runs never share it.
+    url = make_url(database_url)
+    name = f"{url.database}_migration"
+    quoted = server.dialect.identifier_preparer.quote(name)
     with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    yield database_url.rsplit("/", 1)[0] + f"/{name}"
+        connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+        connection.execute(text(f"CREATE DATABASE {quoted}"))
+    yield url.set(database=name).render_as_string(hide_password=False)
     with server.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
     server.dispose()
 
 
