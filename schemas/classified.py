@@ -6,7 +6,10 @@ nothing or only decorates its neighbour is dropped — Default_Ignorable_Code_Po
 §5.3), format characters (Cf), combining marks (Mn, Me), controls (Cc) and white space — and
 then the variant and traditional forms of 秘, 密, 机 and 绝 are folded to the simplified ones
 (`MARKER_VARIANTS`). The character classes come from the Unicode Character Database as the
-`regex` module ships it, so ignorables that a new Unicode version adds are covered with it.
+`regex` module ships it, so ignorables that a new Unicode version adds are covered with it, and
+from Python's own `unicodedata` as well: where the two Unicode versions disagree about a
+character (U+1171E is a combining mark in one, a spacing mark in the other), either one
+dropping it is enough.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ HIDDEN_CHARACTERS: Final = r"\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}"
 
 # Everything that shows nothing of its own. Cc and white space as well: "机 密" is a marker.
 _INVISIBLE: Final = regex.compile(rf"[{HIDDEN_CHARACTERS}\p{{Cc}}\s]+", regex.VERSION1)
+# The same categories by Python's own Unicode data, which may be an older version than regex's.
+_INVISIBLE_CATEGORIES: Final = frozenset({"Cf", "Mn", "Me", "Cc"})
 _FOLD: Final = str.maketrans(MARKER_VARIANTS)
 _MARKER: Final = regex.compile("|".join(STATE_SECRET_MARKERS))
 # Every marker ends in 密; after NFKC and folding, a text without one holds no marker.
@@ -55,9 +60,13 @@ _LEVEL_SEPARATORS: Final = regex.compile(r"[_-]+")
 def visible_text(text: str) -> str:
     """The text as a reader sees it: NFKC, invisible characters dropped, variants folded."""
     # Dropped before NFKC too: a few marks normalise to letters (U+0345 → ι).
-    shown = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
-    visible: str = _INVISIBLE.sub("", shown)
-    return visible.translate(_FOLD)
+    shown = unicodedata.normalize("NFKC", _drop_invisible(text))
+    return _drop_invisible(shown).translate(_FOLD)
+
+
+def _drop_invisible(text: str) -> str:
+    kept: str = _INVISIBLE.sub("", text)
+    return "".join(c for c in kept if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
 
 
 def contains_marker(text: str) -> bool:
@@ -75,7 +84,7 @@ def _may_hold_marker(text: str) -> bool:
 def is_classified_level(value: str) -> bool:
     """Whether a `classification` value names a state-secret level (`Top Secret`, `SECRET`…)."""
     # NFKD, so that the marks dropped are also those an accented letter decomposes into.
-    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKD", value)).casefold()
+    folded = _drop_invisible(unicodedata.normalize("NFKD", value)).casefold()
     squeezed = _LEVEL_SEPARATORS.sub("", folded)
     levels = {level.replace("-", "") for level in CLASSIFIED_LEVELS}
     return squeezed in levels or contains_marker(value)

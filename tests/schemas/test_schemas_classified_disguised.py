@@ -5,10 +5,12 @@ anywhere in it, variant and traditional forms, in any text, key or attachment na
 from __future__ import annotations
 
 import copy
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,6 +177,7 @@ def test_a_disguised_marker_anywhere_is_refused_at_its_path(
         "絶密",
         "机宻",
         "机\u0345密",  # NFKC turns this mark into a Greek letter: dropped before NFKC too
+        "秘\U0001171e密",  # a combining mark in Python's Unicode 14, a spacing mark in regex's
     ],
 )
 def test_what_the_probe_sent_is_refused(text: str) -> None:
@@ -194,3 +197,18 @@ def test_the_variant_table_folds_to_marker_characters_only() -> None:
     assert set(MARKER_VARIANTS.values()) <= set("秘密机绝")
     for variant, simplified in MARKER_VARIANTS.items():
         assert visible_text(variant) == simplified
+
+
+def test_every_hidden_character_of_either_unicode_version_is_dropped() -> None:
+    """Exhaustively: a marker split by any one character that Python's Unicode data calls a
+    format character or a combining mark, or that regex's calls default-ignorable, is seen.
+    """
+    hidden = regex.compile(r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}]")
+    missed = [
+        f"U+{code:04X}"
+        for code in range(0x110000)
+        if not 0xD800 <= code <= 0xDFFF
+        and (unicodedata.category(chr(code)) in ("Cf", "Mn", "Me") or hidden.match(chr(code)))
+        and not contains_marker(f"秘{chr(code)}密")
+    ]
+    assert missed == []
