@@ -22,6 +22,9 @@ from schemas import KID_RE, JsonInvalid, parse_json
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "EXCHANGE_URL"
+HOME_ENV = "EXCHANGE_PARTNER_HOME"
+"""Where keygen writes keys and pull remembers its cursor: ``~/.exchange-partner`` by default,
+outside any source tree."""
 PASSPHRASE_ENV = "EXCHANGE_CLIENT_KEY_PASSPHRASE"
 """Where ``send`` and ``pull`` find the passphrase of an encrypted private key."""
 
@@ -31,15 +34,26 @@ def main() -> None:
     """Partner side of the joint-supervision exchange (贯通协同监督数据交换): keys, send, pull."""
 
 
+def partner_home() -> Path:
+    """``$EXCHANGE_PARTNER_HOME``, else ``~/.exchange-partner``."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".exchange-partner")
+
+
 @main.command()
 @click.option("--kid", required=True, help="key id, e.g. audit.yanliang#2026-11")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    default=lambda: str(partner_home() / "keys"),
+    show_default=f"${HOME_ENV}/keys, else ~/.exchange-partner/keys",
+    type=click.Path(path_type=Path),
+)
 @click.option("--passphrase-env", default=None, help="encrypt with the passphrase in this variable")
 def keygen(kid: str, out_dir: Path, passphrase_env: str | None) -> None:
     """Generate an Ed25519 key pair: <out>/<kid>.pem (private, 0600) and .pub.pem."""
     if not KID_RE.match(kid):
         raise click.ClickException(f"not a key id: {kid!r} (expected <partner id>#<label>)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = kid.replace("#", "_")
     private_path, public_path = out_dir / f"{stem}.pem", out_dir / f"{stem}.pub.pem"
     if private_path.exists():
@@ -74,7 +88,9 @@ def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
             if not isinstance(envelope, dict):
                 raise JsonInvalid("An envelope is a JSON object.")
             result = client.send(envelope)
-        except (JsonInvalid, HubError, EdgeError, requests.RequestException) as failure:
+        except requests.RequestException as failure:
+            raise click.ClickException(_unreachable(url, failure)) from None
+        except (JsonInvalid, HubError, EdgeError) as failure:
             failed = True
             problem = failure.problem if isinstance(failure, HubError) else str(failure)
             _echo_json({"file": str(path), "error": problem}, err=True)
@@ -94,8 +110,15 @@ def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
 @main.command()
 @click.option("--as", "kid", required=True, help="your key id")
 @click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--url", default=lambda: os.environ.get(URL_ENV, DEFAULT_URL))
-@click.option("--after", default=None, help="cursor to continue from")
+@click.option(
+    "--url",
+    default=lambda: os.environ.get(URL_ENV, DEFAULT_URL),
+    show_default=f"${URL_ENV} or {DEFAULT_URL}",
+)
+@click.option(
+    "--after", default=None, help="start after this cursor (instead of the remembered one)"
+)
+@click.option("--from-start", is_flag=True, help="replay the whole inbox, acked messages included")
 @click.option("--ack/--no-ack", default=True, show_default=True, help="acknowledge what is pulled")
 @click.option(
     "--out",
@@ -105,35 +128,90 @@ def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
     help="write each message to <out>/<id>.json instead of printing",
 )
 def pull(
-    kid: str, key_path: Path, url: str, after: str | None, ack: bool, out_dir: Path | None
+    kid: str,
+    key_path: Path,
+    url: str,
+    after: str | None,
+    from_start: bool,
+    ack: bool,
+    out_dir: Path | None,
 ) -> None:
-    """Pull the inbox (verifying every signature and receipt), print or save, and ack."""
+    """Pull the inbox like a mailbox: what is new and not yet acked, verifying every signature
+    and receipt; print each message (or save it), ack it, and remember where it stopped.
+    """
     client = ExchangeClient(url, kid, _private_key(key_path))
-    cursor = after
-    while True:
-        page = client.inbox(after=cursor, limit=100)
-        for item in page.items:
-            record: dict[str, Any] = {
-                "cursor": item.cursor,
-                "envelope": item.envelope,
-                "signature": item.signature,
-                "receipt": item.receipt,
-            }
-            if out_dir is not None:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                (out_dir / f"{item.envelope['id']}.json").write_text(
-                    json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
-                )
-            else:
-                _echo_json(record)
-        unacked = [i.envelope["id"] for i in page.items if not i.acked]
-        if ack and unacked:
-            client.ack(unacked)
-        if page.items:
-            cursor = page.items[-1].cursor
-        if page.next is None:
-            break
-    click.echo(f"cursor: {cursor}", err=True)
+    remembered = _cursor_file(kid)
+    cursor = None if from_start else after or _read_cursor(remembered)
+    pulled = 0
+    try:
+        while True:
+            page = client.inbox(after=cursor, limit=100, unacked=not from_start)
+            for item in page.items:
+                _deliver(item, out_dir)
+            unacked = [i.envelope["id"] for i in page.items if not i.acked]
+            if ack and unacked:
+                client.ack(unacked)
+            pulled += len(page.items)
+            if page.items:
+                cursor = page.items[-1].cursor
+                if ack:
+                    _write_cursor(remembered, cursor)
+            if page.next is None:
+                break
+    except requests.RequestException as failure:
+        raise click.ClickException(_unreachable(url, failure)) from None
+    if pulled == 0:
+        click.echo("no new messages", err=True)
+    else:
+        acked = " and acked" if ack else " (not acked)"
+        click.echo(f"{_count(pulled, 'message')} pulled{acked}; cursor {cursor}", err=True)
+
+
+def _deliver(item: Any, out_dir: Path | None) -> None:
+    record: dict[str, Any] = {
+        "cursor": item.cursor,
+        "envelope": item.envelope,
+        "signature": item.signature,
+        "receipt": item.receipt,
+    }
+    if out_dir is None:
+        _echo_json(record)
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{item.envelope['id']}.json").write_text(
+        json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+
+
+def _cursor_file(kid: str) -> Path:
+    return partner_home() / "cursors" / f"{kid.replace('#', '_')}.cursor"
+
+
+def _read_cursor(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return text if text.isdigit() else None
+
+
+def _write_cursor(path: Path, cursor: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(cursor + "\n", encoding="ascii")
+    temporary.replace(path)
+
+
+def _unreachable(url: str, failure: requests.RequestException) -> str:
+    cause = type(failure).__name__
+    return (
+        f"cannot reach the hub at {url} ({cause}): is it running? "
+        f"Give its address with --url or {URL_ENV}."
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _private_key(path: Path) -> SigningKey:

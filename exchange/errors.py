@@ -134,6 +134,17 @@ class InvalidTransition(ExchangeError):
         super().__init__(detail, extra=extra)
 
 
+class NotSetUp(ExchangeError):
+    """The hub's store or keys are not there yet: ``exchange init`` makes them."""
+
+    code = "unavailable"
+    default_detail = "The hub is not set up yet: run `exchange init`."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 30) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class RateLimited(ExchangeError):
     """Too many requests; retry after ``retry_after`` seconds."""
 

@@ -8,10 +8,11 @@ from functools import cached_property
 
 from flask import current_app
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.config import Config
-from exchange.store.db import make_engine, make_sessionmaker, sqlite_file, upgrade
+from exchange.store.db import is_initialised, make_engine, make_sessionmaker, sqlite_file, upgrade
 from exchange.store.writer import Store
 from exchange.transparency.checkpoints import Notary
 from exchange.transport.intake import Intake
@@ -30,6 +31,7 @@ class Hub:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._set_up = False
 
     def now(self) -> datetime:
         """The hub's clock (replaceable in tests through the config)."""
@@ -83,6 +85,25 @@ class Hub:
     def store(self) -> Store:
         """Write transactions on the hub's database."""
         return Store(self.engine, self.sessions)
+
+    def missing(self) -> list[str]:
+        """What ``exchange init`` has not made yet: keys, the store or its schema. Creates
+        nothing (an SQLite file that is not there is not opened).
+        """
+        if self._set_up:
+            return []
+        missing = HubTrust.missing(self.config.keys_dir)
+        database = sqlite_file(self.config.database_url)
+        if database is not None and not database.exists():
+            missing.append(f"the store {database}")
+        else:
+            try:
+                if not is_initialised(self.engine):
+                    missing.append("the store's tables")
+            except DBAPIError:
+                missing.append("a database that answers")
+        self._set_up = not missing
+        return missing
 
     def initialise(self) -> list[str]:
         """Create the store's schema and the hub's secrets if absent; return what was made.

@@ -38,7 +38,8 @@ class VerifyingKey:
         except (ValueError, TypeError, UnsupportedAlgorithm) as e:
             raise KeyFormatError("not a PEM public key") from e
         if not isinstance(key, Ed25519PublicKey):
-            raise KeyFormatError("PEM public key is not Ed25519")
+            kind = type(key).__name__.removeprefix("_").removesuffix("PublicKey") or "another"
+            raise KeyFormatError(f"PEM public key is {kind}, not Ed25519")
         return cls(key)
 
     @classmethod

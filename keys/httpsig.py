@@ -228,7 +228,11 @@ def _check_parameters(params: Parameters, moment: float, max_skew: int) -> tuple
     if isinstance(created, bool) or not isinstance(created, int):
         raise RequestSignatureInvalid("missing created")
     if abs(moment - created) > max_skew:
-        raise RequestSignatureInvalid("created outside allowed skew")
+        # The offset helps the partner fix its clock; the hub's time is no secret (Date).
+        raise RequestSignatureInvalid(
+            f"created outside allowed skew: {created - moment:+.0f} s from the verifier's clock, "
+            f"at most ±{max_skew:g} s allowed"
+        )
     if "expires" in params:
         expires = params["expires"]
         if isinstance(expires, bool) or not isinstance(expires, int):

@@ -11,7 +11,7 @@ from exchange.errors import KeyNotAccepted, RequestSignatureInvalid, Unregistere
 from exchange.hub import current_hub
 from exchange.trust.directory import KeyLookup
 from keys import HttpRequest, httpsig
-from schemas import partner_of
+from schemas import KID_RE, partner_of
 
 REQUIRED_COMPONENTS = ("@method", "@path", "@query")
 
@@ -24,6 +24,30 @@ def _raw_target() -> str:
         return str(raw)
     query = request.query_string.decode("latin-1")
     return quote(request.path) + (f"?{query}" if query else "")
+
+
+def _unknown_kid(kid: str) -> str:
+    # Saying which check failed leaks nothing: the kid is the caller's own.
+    if not KID_RE.match(kid):
+        return (
+            "The request's keyid is not a key id: it is <partner id>#<label>, "
+            "e.g. audit.yanliang#2026-11."
+        )
+    return (
+        f"The request's keyid {kid} is not registered at this hub "
+        "(an administrator adds it with `exchange partners add` or `exchange keys add`)."
+    )
+
+
+def _explained(reason: str) -> str:
+    if reason == "signature mismatch":
+        return (
+            "The request signature does not verify with the key registered for its keyid: "
+            "is the private key the one of that kid?"
+        )
+    if reason.startswith("created outside allowed skew"):
+        return f"The request's {reason}: check this machine's clock (NTP)."
+    return reason
 
 
 def authenticate_partner() -> None:
@@ -47,12 +71,12 @@ def authenticate_partner() -> None:
             max_skew=the_hub.config.clock_skew_seconds,
             required=REQUIRED_COMPONENTS,
         )
-    except keys.UnknownKey:
-        raise UnregisteredKey("The request's keyid is not a registered key.") from None
+    except keys.UnknownKey as unknown:
+        raise UnregisteredKey(_unknown_kid(str(unknown.args[0]) if unknown.args else "")) from None
     except keys.KeyNotValid:
         raise KeyNotAccepted("The request's key is revoked or not valid now.") from None
     except keys.RequestSignatureInvalid as invalid:
-        raise RequestSignatureInvalid(invalid.reason) from None
+        raise RequestSignatureInvalid(_explained(invalid.reason)) from None
     g.kid = verified.kid
     g.key_lookup = lookup
     g.partner_id = partner_of(verified.kid)

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from exchange.api import metrics
-from exchange.errors import Unavailable
+from exchange.errors import NotSetUp, Unavailable
 from exchange.hub import current_hub
 
 blp = Blueprint("health", __name__)
@@ -20,7 +20,10 @@ def healthz() -> Response:
 
 @blp.get("/readyz")
 def readyz() -> Response:
-    """The database answers."""
+    """The store and the keys are in place, and the database answers."""
+    missing = current_hub().missing()
+    if missing:
+        raise NotSetUp(f"Not set up: {', '.join(missing)} missing; run `exchange init`.")
     try:
         with current_hub().engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from flask import Response, json
 
-from exchange.errors import ExchangeError, RateLimited, Unavailable
+from exchange.errors import ExchangeError, NotSetUp, RateLimited, Unavailable
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
@@ -42,7 +42,7 @@ def problem_response(error: ExchangeError, *, headers: dict[str, str] | None = N
     """Render a refusal as ``application/problem+json``, with ``Retry-After`` where it says."""
     document = problem_document(error)
     retry = {}
-    if isinstance(error, (Unavailable, RateLimited)):
+    if isinstance(error, (Unavailable, RateLimited, NotSetUp)):
         retry["Retry-After"] = str(error.retry_after)
     return _response(document, {**retry, **(headers or {})})
 

@@ -4,6 +4,7 @@ refusals as one line.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +15,27 @@ from flask import current_app
 
 from exchange.errors import ExchangeError
 from exchange.hub import Hub
-from keys import KeysError, VerifyingKey, load_verifying_key
+from keys import KeysError, VerifyingKey
 
 
 def hub() -> Hub:
-    """The hub of the app the CLI runs in."""
+    """The hub of the app the CLI runs in; before ``exchange init``, one line and exit 2."""
     the_hub: Hub = current_app.extensions["exchange"]
+    refuse_unless_set_up(the_hub)
     return the_hub
+
+
+def refuse_unless_set_up(the_hub: Hub) -> None:
+    """Say in one line what ``exchange init`` has not made yet, and exit 2 (creating nothing)."""
+    missing = the_hub.missing()
+    if missing:
+        home = the_hub.config.home
+        click.echo(
+            f"Error: the hub at EXCHANGE_HOME={home} is not set up: run `exchange init` "
+            f"first (missing: {', '.join(missing)}).",
+            err=True,
+        )
+        sys.exit(2)
 
 
 def fail(message: str) -> NoReturn:
@@ -38,8 +53,16 @@ def refusals() -> Iterator[None]:
 
 
 def load_public(path: Path) -> VerifyingKey:
-    """A partner's public key file, or one line saying why not."""
+    """A partner's Ed25519 public key file, or one line saying why not (a private key is
+    refused: it belongs on the partner's machine, never on the hub's).
+    """
+    data = path.read_bytes()
+    if b"PRIVATE KEY" in data:
+        fail(
+            f"{path} is a private key: register the partner's public key (the .pub.pem file "
+            "keygen wrote); the private key stays on the partner's machine."
+        )
     try:
-        return load_verifying_key(path)
+        return VerifyingKey.from_pem(data)
     except KeysError as bad:
-        fail(f"{path}: not an Ed25519 key ({bad})")
+        fail(f"{path}: not an Ed25519 public key ({bad}).")

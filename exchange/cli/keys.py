@@ -31,8 +31,8 @@ def keys_add(
     not_after: datetime | None,
 ) -> None:
     """Add a key to a partner (dates are UTC)."""
-    public_key = load_public(key_path)
     the_hub = hub()
+    public_key = load_public(key_path)
     now = the_hub.now()
     with refusals(), the_hub.sessions.begin() as session:
         add_key(

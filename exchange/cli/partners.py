@@ -44,8 +44,8 @@ def partners_add(
     once).
     """
     kid = kid or f"{partner_id}#1"
-    public_key = load_public(key_path)
     the_hub = hub()
+    public_key = load_public(key_path)
     secret = None
     with refusals(), the_hub.sessions.begin() as session:
         now = the_hub.now()

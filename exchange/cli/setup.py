@@ -9,6 +9,7 @@ import sys
 import click
 
 from exchange.app import create_app
+from exchange.cli.common import refuse_unless_set_up
 from exchange.config import Config
 from exchange.hub import Hub
 
@@ -37,6 +38,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     worker, and idle keep-alive connections wait in the worker's poller, not in a thread.
     """
     config = Config.from_env()
+    refuse_unless_set_up(Hub(config))
     metrics_dir = config.home / "run" / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)

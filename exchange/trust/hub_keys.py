@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from exchange.errors import NotSetUp
 from keys import (
     SealingKeyRing,
     SigningKey,
@@ -58,9 +59,18 @@ class HubTrust:
         """Keyed hash of an ID number: matches the same person across messages, reveals nothing."""
         return hmac.new(self._pii_key, id_number.upper().encode(), hashlib.sha256).hexdigest()
 
+    @staticmethod
+    def missing(keys_dir: Path) -> list[str]:
+        """Which of the files ``ensure`` makes are not in ``keys_dir`` (nothing is created)."""
+        wanted = {"hub-*.pem": "the hub's signing key", "sealing.json": "the sealing key ring"}
+        wanted["pii-hmac.key"] = "the ID-number key"
+        return [what for name, what in wanted.items() if not any(keys_dir.glob(name))]
+
     @classmethod
     def load(cls, keys_dir: Path) -> HubTrust:
-        """Load everything ``ensure`` wrote."""
+        """Load everything ``ensure`` wrote; ``NotSetUp`` when it is not there."""
+        if cls.missing(keys_dir):
+            raise NotSetUp(f"The hub has no keys in {keys_dir}: run `exchange init`.")
         passphrase = _passphrase()
         hub_keys = [
             HubKey(

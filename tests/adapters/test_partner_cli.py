@@ -11,11 +11,12 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from exchange.hub import Hub
-from keys import load_signing_key, load_verifying_key, save_signing_key
+from keys import SigningKey, load_signing_key, load_verifying_key, save_signing_key
 from schemas import examples
 from tests.support import PartnerKeys, message_count
 
@@ -26,9 +27,12 @@ AUDIT, DISCIPLINE, PERSONNEL = "audit.yanliang", "discipline.yanliang", "personn
 FOREIGN = ("EXCHANGE_URL", "EXCHANGE_CLIENT_KEY_PASSPHRASE")
 
 
-def partner_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``exchange-partner`` with a clean environment; return whatever happened."""
+def partner_cli(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``exchange-partner`` with a clean environment and a partner home of its own (a
+    fresh one unless ``home`` is given: never the developer's); return what happened.
+    """
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
+    env["EXCHANGE_PARTNER_HOME"] = str(home or tempfile.mkdtemp(prefix="exchange-partner-"))
     return subprocess.run(
         [EXCHANGE_PARTNER, *args],
         env={**env, "PYTHONIOENCODING": "utf-8"},
@@ -180,7 +184,7 @@ def test_pull_writes_each_message_and_acks_it(
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    assert done.stderr.startswith("cursor: ")
+    assert done.stderr.startswith("2 messages pulled and acked; cursor ")
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{e['id']}.json" for e in sent)
     for envelope in sent:
         record = json.loads((out / f"{envelope['id']}.json").read_text(encoding="utf-8"))
@@ -195,20 +199,60 @@ def test_pull_writes_each_message_and_acks_it(
 def test_pulling_again_after_everything_is_acked(
     hub: Hub, base_url: str, partners: dict[str, PartnerKeys], tmp_path: Path
 ) -> None:
-    """``pull`` when every message is already acked (e.g. a second run) succeeds."""
+    """``pull`` when every message is already acked says so and writes nothing; ``--from-start``
+    replays the inbox, acked messages included.
+    """
     assert partners["audit"].client(base_url).send(examples.rectification_example()).created
     discipline = partners["discipline"]
     client = discipline.client(base_url)
     assert client.ack(item.envelope["id"] for item in client.inbox().items)
+    pull = ["pull", "--as", discipline.kid, "--key", str(key_file(tmp_path, discipline))]
 
-    done = partner_cli(
-        "pull", "--as", discipline.kid, "--key", str(key_file(tmp_path, discipline)),
-        "--url", base_url, "--out", str(tmp_path / "again"),
-    )  # fmt: skip
+    done = partner_cli(*pull, "--url", base_url, "--out", str(tmp_path / "again"))
 
     assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
-    assert len(list((tmp_path / "again").iterdir())) == 1
+    assert done.stderr == "no new messages\n"
+    assert not (tmp_path / "again").exists()
+    replay = partner_cli(*pull, "--url", base_url, "--out", str(tmp_path / "all"), "--from-start")
+    assert replay.returncode == 0, replay.stderr
+    assert len(list((tmp_path / "all").iterdir())) == 1
+
+
+def test_pull_remembers_where_it_stopped(
+    hub: Hub, base_url: str, partners: dict[str, PartnerKeys], tmp_path: Path
+) -> None:
+    """A second pull brings only what came since; ``--no-ack`` leaves the cursor where it was."""
+    audit = partners["audit"].client(base_url)
+    discipline = partners["discipline"]
+    home = tmp_path / "partner-home"
+    pull = ["pull", "--as", discipline.kid, "--key", str(key_file(tmp_path, discipline))]
+    first = audit.send(examples.rectification_example())
+
+    once = partner_cli(*pull, "--url", base_url, home=home)
+    assert [json.loads(line)["envelope"]["id"] for line in once.stdout.splitlines()] == [first.id]
+    second = audit.send(examples.rectification_example())
+    peek = partner_cli(*pull, "--url", base_url, "--no-ack", home=home)
+    assert [json.loads(line)["envelope"]["id"] for line in peek.stdout.splitlines()] == [second.id]
+    assert "(not acked)" in peek.stderr
+    again = partner_cli(*pull, "--url", base_url, home=home)
+    assert [json.loads(line)["envelope"]["id"] for line in again.stdout.splitlines()] == [second.id]
+    assert partner_cli(*pull, "--url", base_url, home=home).stderr == "no new messages\n"
+
+
+def test_an_unreachable_hub_is_named_with_how_to_set_it(tmp_path: Path) -> None:
+    """No hub listening: one line naming the URL and --url / EXCHANGE_URL, exit 1."""
+    key = tmp_path / "k.pem"
+    save_signing_key(key, SigningKey.generate())
+    envelope = tmp_path / "e.json"
+    envelope.write_text(json.dumps(examples.rectification_example()), encoding="utf-8")
+    url = "http://127.0.0.1:9"
+    for args in (["pull"], ["send", str(envelope)]):
+        command, *rest = args
+        done = partner_cli(
+            command, "--as", "audit.yanliang#1", "--key", str(key), "--url", url, *rest
+        )
+        line = one_line_error(done)
+        assert url in line and "--url" in line and "EXCHANGE_URL" in line, line
 
 
 # -- the partner's process ------------------------------------------------------------------
@@ -259,3 +303,22 @@ def test_the_console_script_is_installed() -> None:
         "pull",
         "send",
     ]
+
+
+def test_keygen_writes_outside_the_source_tree_by_default(tmp_path: Path) -> None:
+    """Without ``--out`` the pair goes under the partner's home (0700), not the working tree."""
+    home = tmp_path / "partner-home"
+    done = partner_cli("keygen", "--kid", f"{AUDIT}#2026-11", home=home)
+    assert done.returncode == 0, done.stderr
+    private = home / "keys" / f"{AUDIT}_2026-11.pem"
+    assert private.exists() and (home / "keys" / f"{AUDIT}_2026-11.pub.pem").exists()
+    assert stat.S_IMODE((home / "keys").stat().st_mode) == 0o700
+    assert str(private) in done.stdout
+
+
+def test_private_keys_are_ignored_by_git() -> None:
+    """A key pair written into a clone by mistake is never committed."""
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "audit.yanliang_2026-11.pem"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
