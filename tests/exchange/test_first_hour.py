@@ -1,0 +1,125 @@
+"""The errors of a new user's first hour: each one line a person can act on, with its exit
+code, and nothing created (issue 12).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from exchange.app import create_app
+from exchange.config import Config
+from exchange.hub import Hub
+from keys import SigningKey
+from schemas import examples
+from tests.exchange.test_cli import Cli, cli_env
+from tests.support import PartnerKeys, problem_code, signed_request
+
+Partners = dict[str, PartnerKeys]
+
+BEFORE_INIT = [
+    ["partners", "list"],
+    ["partners", "add", "audit.yanliang", "--name", "审计局", "--key", "KEY"],
+    ["keys", "revoke", "audit.yanliang#1"],
+    ["review", "list"],
+    ["log", "verify"],
+    ["log", "checkpoint"],
+    ["notices", "run-once"],
+    ["worker", "--once"],
+    ["deliveries", "list"],
+    ["evidence", "export", "--out", "bundle.json", "--", "aaaaaaaaaaaaaaaa"],
+    ["report", "ledger", "--out", "ledger.xlsx"],
+    ["serve", "--port", "9"],
+]
+
+
+@pytest.mark.parametrize("args", BEFORE_INIT, ids=lambda args: " ".join(args[:2]))
+def test_every_command_before_init_says_so_and_creates_nothing(
+    tmp_path: Path, args: list[str]
+) -> None:
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    work.mkdir()
+    key = work / "audit.pub.pem"
+    key.write_bytes(SigningKey.generate().public_key.to_pem())
+    cli = Cli(cli_env(home, f"sqlite:///{home / 'exchange.db'}"))
+    done = cli.run(*[str(key) if a == "KEY" else a for a in args])
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "exchange init" in lines[0] and str(home) in lines[0]
+    assert not home.exists()
+    assert sorted(p.name for p in work.iterdir()) == ["audit.pub.pem"]
+
+
+def test_readyz_and_the_key_set_answer_503_until_init(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    app = create_app(Config(home=home, database_url=f"sqlite:///{home / 'exchange.db'}"))
+    client = app.test_client()
+    for path in ("/readyz", "/.well-known/jwks.json"):
+        answer = client.get(path)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        assert answer.headers["Retry-After"]
+        assert "exchange init" in answer.get_json()["detail"]
+    assert client.get("/healthz").status_code == 200
+    assert not home.exists()
+    Hub(Config(home=home, database_url=f"sqlite:///{home / 'exchange.db'}")).initialise()
+    ready = create_app(Config(home=home, database_url=f"sqlite:///{home / 'exchange.db'}"))
+    assert ready.test_client().get("/readyz").status_code == 200
+    assert ready.test_client().get("/.well-known/jwks.json").get_json()["keys"]
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: SigningKey.generate().to_pem(), "is a private key"),
+        (lambda: _pem(rsa.generate_private_key(65537, 2048)), "RSA, not Ed25519"),
+        (lambda: _pem(ec.generate_private_key(ec.SECP256R1())), "not Ed25519"),
+        (lambda: b"hello", "not a PEM public key"),
+    ],
+    ids=["private", "rsa", "ec", "not-pem"],
+)
+def test_partners_add_refuses_what_is_no_ed25519_public_key(
+    hub: Hub, hub_home: Path, database_url: str, tmp_path: Path, make: object, said: str
+) -> None:
+    key = tmp_path / "given.pem"
+    key.write_bytes(make())  # type: ignore[operator]
+    cli = Cli(cli_env(hub_home, database_url))
+    done = cli.run("partners", "add", "audit.yanliang", "--name", "审计局", "--key", str(key))
+    assert done.returncode == 1, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and said in lines[0], done.stderr
+    assert "audit.yanliang" not in cli.ok("partners", "list")
+
+
+def test_request_signature_refusals_say_which_check_failed(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    audit = partners["audit"]
+    body = json.dumps(audit.sign(examples.rectification_example())).encode()
+
+    def detail(**knobs: object) -> str:
+        answer = signed_request(base_url, audit, "POST", "/v1/messages", body=body, **knobs)  # type: ignore[arg-type]
+        assert answer.status_code == 401, answer.text
+        return str(answer.json()["detail"])
+
+    assert "<partner id>#<label>" in detail(kid="audit.yanliang")
+    unknown = detail(kid="audit.yanliang#nope")
+    assert "audit.yanliang#nope is not registered" in unknown and "exchange keys add" in unknown
+    assert "the key registered for its keyid" in detail(key=SigningKey.generate())
+    skew = detail(created=int(hub.now().timestamp()) - 1000)
+    assert re.search(r"-100[01] s", skew) and "±300 s" in skew and "clock" in skew
+    answer = signed_request(base_url, audit, "GET", "/v1/inbox", kid="audit.yanliang")
+    assert problem_code(answer) == "unknown-key"
