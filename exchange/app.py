@@ -15,6 +15,7 @@ from exchange.api.problems import http_problem_response, problem_response
 from exchange.config import Config
 from exchange.errors import BadRequest, ExchangeError, Unavailable
 from exchange.hub import Hub
+from exchange.metrics import count_request
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,20 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     _register_error_handlers(app)
     app.teardown_request(_close_reader)
+    app.after_request(_count_request)
     app.after_request(_security_headers)
     return app
 
 
 # Documents for anyone to read and cache: the rest of /v1/ can carry names, amounts, ID masks.
 _CACHEABLE = ("/v1/openapi.json", "/v1/docs")
+
+
+def _count_request(response: Response) -> Response:
+    """Requests by route (the URL rule, so ids never become labels), method and status."""
+    rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    count_request(rule, request.method, response.status_code)
+    return response
 
 
 def _security_headers(response: Response) -> Response:

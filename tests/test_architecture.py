@@ -177,7 +177,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "admin": frozenset({"store", "trust", "transparency"}),
     "transport": frozenset({"store", "trust", "transparency", "supervision", "admin"}),
 }
-LEAVES = frozenset({"exchange.errors", "exchange.config"})
+LEAVES = frozenset({"exchange.errors", "exchange.config", "exchange.metrics"})
 
 
 def hub_modules() -> dict[str, Path]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
-from exchange.api import metrics
+from exchange import metrics
 from exchange.errors import NotSetUp, Unavailable
 from exchange.hub import current_hub
 
@@ -35,7 +35,9 @@ def readyz() -> Response:
 @blp.get("/metrics")
 def prometheus() -> Response:
     """Prometheus text exposition."""
-    body, content_type = metrics.render()
+    the_hub = current_hub()
+    store = None if the_hub.missing() else metrics.StoreCollector(the_hub.readers, the_hub.now)
+    body, content_type = metrics.render(store)
     return Response(body, content_type=content_type)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,6 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from exchange.api.auth import authenticate_partner
-from exchange.api.metrics import count_refusal, count_submission
 from exchange.api.problems import problem_document
 from exchange.api.schemas import (
     AcceptedSchema,
@@ -24,6 +24,7 @@ from exchange.api.schemas import (
 )
 from exchange.errors import ExchangeError, InvalidJson, NotFound, PayloadTooLarge, SchemaInvalid
 from exchange.hub import current_hub
+from exchange.metrics import count_refusal, count_submission, observe_intake
 from exchange.store.models import Delivery, LogEntry, Message
 from exchange.transparency.evidence import export_evidence
 from exchange.transparency.log import format_time
@@ -60,13 +61,11 @@ def submit() -> Any:
     """Submit one signed message."""
     the_hub = current_hub()
     limit = the_hub.config.max_message_bytes * 2 + 65536  # the envelope plus its JSON wrapping
-    try:
-        outcome = the_hub.intake.submit(
-            g.partner_id, json_body(limit), lookup=g.key_lookup, now=the_hub.now()
-        )
-    except ExchangeError as refusal:
-        count_refusal(refusal.code)
-        raise
+    started = time.perf_counter()
+    outcome = the_hub.intake.submit(
+        g.partner_id, json_body(limit), lookup=g.key_lookup, now=the_hub.now()
+    )
+    observe_intake("single", started)
     count_submission(outcome.status, created=outcome.created)
     return outcome.as_json(), 201 if outcome.created else 200
 
@@ -90,9 +89,11 @@ def submit_batch() -> Any:
     items = body["messages"]
     if not 1 <= len(items) <= the_hub.config.max_batch_items:
         raise SchemaInvalid(errors={"messages": ["Between 1 and 100 messages per batch."]})
+    started = time.perf_counter()
     results = the_hub.intake.submit_batch(
         g.partner_id, items, lookup=g.key_lookup, now=the_hub.now()
     )
+    observe_intake("batch", started)
     out: list[dict[str, Any]] = []
     for item, result in zip(items, results, strict=True):
         if isinstance(result, ExchangeError):

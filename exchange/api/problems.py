@@ -7,6 +7,7 @@ from typing import Any, Final
 from flask import Response, json
 
 from exchange.errors import ExchangeError, NotSetUp, RateLimited, Unavailable
+from exchange.metrics import count_refusal
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 
@@ -80,6 +81,7 @@ def _document(
 
 
 def _response(document: dict[str, Any], headers: dict[str, str]) -> Response:
+    count_refusal(str(document["type"]).removeprefix("urn:exchange:error:"))
     response = Response(
         json.dumps(document), status=document["status"], mimetype=PROBLEM_MEDIA_TYPE
     )

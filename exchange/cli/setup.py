@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import click
 
@@ -40,8 +41,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     config = Config.from_env()
     refuse_unless_set_up(Hub(config))
     metrics_dir = config.home / "run" / "prometheus"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
+    prune_metrics(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if shutil.which("gunicorn") or _has_module("gunicorn"):
         click.echo(
@@ -57,6 +57,18 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         f"http://{host}:{port} (not for production)"
     )
     create_app(config).run(host=host, port=port, threaded=True)
+
+
+def prune_metrics(directory: Path) -> None:
+    """Make the metrics directory, and drop the files of processes no longer running (a
+    running worker's counters stay; a counter that restarts from 0 is what Prometheus expects
+    of a restart).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            path.unlink(missing_ok=True)
 
 
 def _gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -21,8 +23,12 @@ def worker(once: bool, interval: float, batch: int) -> None:
     hub notices that are due (overdue feedback and rectification, once a week each), and the
     pushes to partners' webhooks. Several workers may run at once.
     """
+    the_hub = hub()  # before anything is made: refused before `exchange init`
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
     jobs = Worker(
-        hub(), batch=batch, say=click.echo, complain=lambda line: click.echo(line, err=True)
+        the_hub, batch=batch, say=click.echo, complain=lambda line: click.echo(line, err=True)
     )
     signal.signal(signal.SIGTERM, lambda *_: jobs.stopping.set())
     jobs.run(once=once, interval=interval)

@@ -20,6 +20,7 @@ from sqlalchemy import Table, exists, select
 from sqlalchemy.orm import Session
 
 from exchange.errors import ClassifiedContentRefused, SchemaInvalid
+from exchange.metrics import count_notice
 from exchange.store.models import LedgerItem, Message, Partner, ReferralCase
 from exchange.supervision.days import china_today
 from exchange.supervision.lifecycles import Lifecycle, LifecycleState
@@ -129,6 +130,7 @@ def send_notice(
         pushed=frozenset(pushed_recipients(session, recipients)),
     )
     store_message(window, LifecycleState(), Lifecycle(), checked, trust=trust, now=now)
+    count_notice(notice.notice)
     return SentNotice(envelope.id, notice.notice, notice.about, tuple(sorted(recipients)))
 
 

@@ -1,14 +1,20 @@
-"""Fixtures for the hub's tests that need a whole exchanged message."""
+"""Fixtures for the hub's tests: a whole exchanged message, a hub served by gunicorn."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from exchange.hub import Hub
 from schemas import examples
+from tests.exchange.test_end_to_end import EXCHANGE, free_port, run
 from tests.support import PartnerKeys, review, signed_request
 
 
@@ -33,3 +39,34 @@ def evidence_bundle(
     saved = tmp_path / "evidence.json"
     saved.write_text(json.dumps(response.json(), ensure_ascii=False, indent=2))
     return saved
+
+
+@pytest.fixture
+def served_hub(tmp_path: Path, database_url: str, hub: Hub) -> Iterator[tuple[str, dict[str, str]]]:
+    """`exchange init`, then `exchange serve` (gunicorn, 2 workers) on a free port."""
+    env = dict(os.environ, EXCHANGE_HOME=str(tmp_path / "home"), EXCHANGE_DATABASE_URL=database_url)
+    out = run(env, "init")
+    assert "store ready" in out
+    port = free_port()
+    server = subprocess.Popen(
+        [EXCHANGE, "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(url + "/readyz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the hub did not come up")
+        yield url, env
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+        assert "serving with gunicorn (2 workers" in output

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ import pytest
 import requests
 
 from adapters import ExchangeClient
-from exchange.hub import Hub
 from keys import jws, load_signing_key, static_resolver
 from keys.ed25519 import VerifyingKey
 from schemas import envelope_sha256, examples
@@ -45,37 +42,6 @@ def run(env: dict[str, str], *args: str) -> str:
     )
     assert done.returncode == 0, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
-
-
-@pytest.fixture
-def served_hub(tmp_path: Path, database_url: str, hub: Hub) -> Iterator[tuple[str, dict[str, str]]]:
-    """`exchange init`, then `exchange serve` (gunicorn, 2 workers) on a free port."""
-    env = dict(os.environ, EXCHANGE_HOME=str(tmp_path / "home"), EXCHANGE_DATABASE_URL=database_url)
-    out = run(env, "init")
-    assert "store ready" in out
-    port = free_port()
-    server = subprocess.Popen(
-        [EXCHANGE, "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the hub did not come up")
-        yield url, env
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0]
-        assert "serving with gunicorn (2 workers" in output
 
 
 def test_four_bodies_exchange_all_five_types(
