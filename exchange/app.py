@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
-from flask_smorest import Api
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
+from exchange.api.openapi import ExchangeApi, describe_messages, problems_table
 from exchange.api.problems import http_problem_response, problem_response
 from exchange.config import Config
 from exchange.errors import BadRequest, ExchangeError, Unavailable
@@ -47,7 +47,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.converters.update(message_id=MessageIdConverter, business_key=BusinessKeyConverter)
     app.extensions["exchange"] = Hub(config)
 
-    api = Api(app, spec_kwargs={"info": {"description": _API_DESCRIPTION}})
+    api = ExchangeApi(
+        app, spec_kwargs={"info": {"description": _API_DESCRIPTION + "\n\n" + problems_table()}}
+    )
     app.extensions["exchange_api"] = api
     from exchange.api import directory, docs, health, inbox, log, messages, reports, tracking
 
@@ -60,6 +62,7 @@ def create_app(config: Config | None = None) -> Flask:
         directory.blp,
     ):
         api.register_blueprint(blueprint)
+    describe_messages(api)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)
     _register_error_handlers(app)
@@ -174,7 +177,15 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 _API_DESCRIPTION = """\
+贯通协同监督数据交换中心：审计机关、纪检监察机关、巡视巡察机构、组织人事部门之间交换经签名、经校验的消息
+（问题线索移送、线索办理情况反馈、成果共享、成果运用情况反馈、整改状态）。
+
 The hub through which audit (审计机关), discipline inspection (纪检监察机关), inspection tours
 (巡视巡察机构) and personnel (组织人事部门) exchange signed, schema-validated messages.
-Every request under `/v1/` carries an RFC 9421 signature (`sig1`, `ed25519`); every message
-carries a detached JWS over its JCS bytes. Errors are RFC 9457 problem documents."""
+
+- 每个 `/v1/` 请求都带 RFC 9421 签名 (`sig1`, `ed25519`，覆盖 `@method` `@path` `@query`
+  和 `content-digest`)。Every request under `/v1/` carries an RFC 9421 signature.
+- 每条消息都带对其 JCS 字节 (RFC 8785) 的分离式 JWS (Ed25519)。Every message carries a detached
+  JWS over `JCS(envelope)`; the components `Envelope` and `…Payload` below are the message types.
+- 错误一律为 RFC 9457 问题文档，字段错误按 JSON 路径给出。Errors are RFC 9457 problem documents,
+  with field errors by JSON path:"""

@@ -8,6 +8,7 @@ from flask import g
 from flask_smorest import Blueprint
 
 from exchange.api.auth import authenticate_partner
+from exchange.api.examples import acks_example
 from exchange.api.messages import json_body
 from exchange.api.problems import problem_document
 from exchange.api.schemas import AckResultsSchema, AcksSchema, InboxQuerySchema, InboxSchema
@@ -40,7 +41,9 @@ def inbox(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/inbox/acks", methods=["POST"])
-@blp.doc(requestBody={"content": {"application/json": {"schema": AcksSchema}}})
+@blp.doc(
+    requestBody={"content": {"application/json": {"schema": AcksSchema, "example": acks_example()}}}
+)
 @blp.response(200, AckResultsSchema)
 def acks() -> Any:
     """Acknowledge messages with signed acks (kept as evidence for the sender)."""

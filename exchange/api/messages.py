@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from exchange.api.auth import authenticate_partner
+from exchange.api.examples import submission_example
 from exchange.api.problems import problem_document
 from exchange.api.schemas import (
     AcceptedSchema,
@@ -51,7 +52,11 @@ def json_body(limit: int) -> Any:
 
 @blp.route("/messages", methods=["POST"])
 @blp.doc(
-    requestBody={"content": {"application/json": {"schema": SubmissionSchema}}},
+    requestBody={
+        "content": {
+            "application/json": {"schema": SubmissionSchema, "example": submission_example()}
+        }
+    },
     responses={"4XX": _ERRORS},
 )
 @blp.response(
@@ -72,7 +77,14 @@ def submit() -> Any:
 
 @blp.route("/messages:batch", methods=["POST"])
 @blp.doc(
-    requestBody={"content": {"application/json": {"schema": BatchSchema}}},
+    requestBody={
+        "content": {
+            "application/json": {
+                "schema": BatchSchema,
+                "example": {"messages": [submission_example(), submission_example()]},
+            }
+        }
+    },
     responses={"4XX": _ERRORS},
 )
 @blp.response(200, BatchResultSchema)

@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from marshmallow import Schema, fields, validate
 
+from exchange.api.examples import give_api_examples
 from schemas.clue import REFERRAL_STATES
 from schemas.rectification import RECTIFICATION_SOURCES, RECTIFICATION_STATUSES
 
@@ -414,3 +415,14 @@ class StatsSchema(Schema):
     as_of = fields.String()
     referrals = fields.Dict()
     rectification = fields.Dict()
+
+
+def _schemas_here() -> list[type[Schema]]:
+    return [
+        value
+        for value in globals().values()
+        if isinstance(value, type) and issubclass(value, Schema) and value.__module__ == __name__
+    ]
+
+
+give_api_examples(_schemas_here())
