@@ -63,7 +63,7 @@ def checkpoint() -> Any:
 @blp.arguments(InclusionQuerySchema, location="query")
 @blp.response(200, InclusionProofSchema)
 def inclusion(query: dict[str, Any]) -> Any:
-    """The audit path of one entry in the tree of ``tree_size`` entries (RFC 9162 §2.1.3)."""
+    """The audit path of one entry in the tree of tree_size entries (RFC 9162 §2.1.3)."""
     tree = StoredTree(g.reader.connection())
     index, size = query["index"], query["tree_size"]
     hashes = tree.inclusion(index, size)  # ProofOutOfRange is a BadRequest
@@ -80,7 +80,7 @@ def inclusion(query: dict[str, Any]) -> Any:
 @blp.arguments(ConsistencyQuerySchema, location="query")
 @blp.response(200, ConsistencyProofSchema)
 def consistency(query: dict[str, Any]) -> Any:
-    """The proof that the tree of ``first`` entries is a prefix of ``second`` (§2.1.4)."""
+    """The proof that the tree of the first size is a prefix of the second (RFC 9162 §2.1.4)."""
     first, second = query["first"], query["second"]
     hashes = StoredTree(g.reader.connection()).consistency(first, second)
     return {"first": first, "second": second, "hashes": [h.hex() for h in hashes]}

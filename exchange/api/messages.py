@@ -189,8 +189,10 @@ def may_read(message: Message, partner_id: str) -> bool:
 @blp.doc(responses={"404": _ERRORS})
 @blp.response(200, EvidenceSchema)
 def evidence(message_id: str) -> Any:
-    """The message's evidence bundle, for its sender or a recipient (verify with
-    ``keys.evidence``).
+    """The message's evidence bundle, for its sender or a recipient.
+
+    It verifies offline, with nothing but the `keys` package: `keys.evidence.verify_evidence`,
+    or `exchange evidence verify FILE`.
     """
     the_hub = current_hub()
     message = g.reader.get(Message, message_id)
