@@ -40,8 +40,12 @@ BODIES = {
 BIN = Path(sys.executable).parent
 
 
-def run_demo(say: Callable[[str], None], *, timeout: float = 90) -> dict[str, Any]:
-    """Play the round; return the summary. The store is left under the returned ``home``."""
+def run_demo(
+    say: Callable[[str], None], *, timeout: float = 90, port: int | None = None
+) -> dict[str, Any]:
+    """Play the round; return the summary. The store is left under the returned ``home``; the
+    hub listens on ``port`` (a free one when None).
+    """
     home = Path(tempfile.mkdtemp(prefix="exchange-demo-"))
     config = Config(home=home, database_url=f"sqlite:///{home / 'exchange.db'}")
     hub = Hub(config)
@@ -61,7 +65,7 @@ def run_demo(say: Callable[[str], None], *, timeout: float = 90) -> dict[str, An
                 now=hub.now(),
             )
     env = {"EXCHANGE_HOME": str(home), "EXCHANGE_DATABASE_URL": config.database_url}
-    port = _free_port()
+    port = port or _free_port()
     processes = [
         subprocess.Popen(
             [str(BIN / "exchange"), "serve", "--port", str(port)],
@@ -108,7 +112,10 @@ def _play(hub: Hub, home: Path, say: Callable[[str], None], timeout: float) -> d
     for reviewer in ("张审核", "李复核"):
         _review(hub, approved, reviewer, None)
     _review(hub, rejected, "张审核", "线索材料不足以支撑移送，请补充证据后重新移送。")
-    say(f"review: {approved} approved by two reviewers; {rejected} rejected (notice to audit)")
+    say(
+        f"review: {_named(hub, approved)} approved by two reviewers; "
+        f"{_named(hub, rejected)} rejected (notice to audit)"
+    )
 
     # 2. Discipline signs for it (its agent acks), accepts, disposes (初步核实) and concludes.
     _wait(lambda: _acked(hub, approved, "discipline.yanliang"), timeout, "discipline's ack")
@@ -132,7 +139,7 @@ def _play(hub: Hub, home: Path, say: Callable[[str], None], timeout: float) -> d
     use.update(共享编号=_find(shared, "共享编号"), 来文消息编号=share, 运用日期=cn_today)
     _drop(outbox["personnel"], "成果运用反馈.json", [use])
     _wait(lambda: _count(hub, "result.feedback.v1") == 1, timeout, "the result-use feedback")
-    say("audit → personnel: economic-responsibility result; personnel reports its use")
+    say(f"audit → personnel: economic-responsibility result {_named(hub, share)}; use reported")
 
     # 4. Audit and inspection push their rectification ledgers.
     _copy(outbox["audit"], "audit/整改台账.csv")
@@ -176,6 +183,14 @@ def _summary(hub: Hub, home: Path) -> dict[str, Any]:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def _named(hub: Hub, message_id: str) -> str:
+    """A message as a reader follows it: its business key, then its id."""
+    with hub.readers() as session:
+        message = session.get(Message, message_id)
+    subject = message.subject if message is not None else None
+    return f"{subject} (message {message_id})" if subject else f"message {message_id}"
 
 
 def _agent(home: Path, url: str, body: str) -> Path:

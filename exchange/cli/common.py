@@ -52,6 +52,11 @@ def refusals() -> Iterator[None]:
         raise click.ClickException(refusal.detail) from None
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 message``, ``2 messages`` (``nouns`` where the plural is not noun + s)."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def load_public(path: Path) -> VerifyingKey:
     """A partner's Ed25519 public key file, or one line saying why not (a private key is
     refused: it belongs on the partner's machine, never on the hub's).

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask.cli import AppGroup
 
-from exchange.cli.common import fail, hub, refusals
+from exchange.cli.common import fail, hub, plural, refusals
+from exchange.hub import Hub
 from exchange.transparency.log import format_time
 from exchange.transport.outbox import (
     PUSH_STATES,
     push_deliveries,
     resend,
+    resendable_dead_letters,
 )
 
 
@@ -34,9 +38,14 @@ def deliveries_list(state: str, partner: str | None, limit: int) -> None:
     attempt, last error.
     """
     with hub().readers() as session:
-        for d in push_deliveries(
+        found = push_deliveries(
             session, state=None if state == "all" else state, recipient=partner, limit=limit
-        ):
+        )
+        if not found:
+            which = "" if state == "all" else f" {state}"
+            to = f" to {partner}" if partner else ""
+            click.echo(f"no{which} pushes{to}")
+        for d in found:
             click.echo(
                 "\t".join(
                     (
@@ -63,14 +72,34 @@ def deliveries_resend(message_ids: tuple[str, ...], dead: bool, recipient: str |
     if dead == bool(message_ids):
         fail("give message ids or --dead")
     the_hub = hub()
-    with refusals(), the_hub.sessions.begin() as session:
-        queued = [
-            d
-            for message_id in (message_ids or (None,))
-            for d in resend(
-                session, message_id, recipient=recipient, actor="cli", now=the_hub.now()
-            )
-        ]
-    for d in queued:
-        click.echo(f"{d.message_id}\t{d.recipient}\tqueued")
-    click.echo(f"{len(queued)} pushes queued", err=True)
+    queued: list[tuple[str, str]] = []
+    with refusals():
+        if dead:
+            queued = _resend_dead(the_hub, recipient)
+        else:
+            with the_hub.sessions.begin() as session:
+                for message_id in message_ids:
+                    resent = resend(
+                        session, message_id, recipient=recipient, actor="cli", now=the_hub.now()
+                    )
+                    queued += [(d.message_id, d.recipient) for d in resent]
+    for message_id, to in queued:
+        click.echo(f"{message_id}\t{to}\tqueued")
+    click.echo(f"{plural(len(queued), 'push', 'pushes')} queued", err=True)
+
+
+def _resend_dead(the_hub: Hub, recipient: str | None) -> list[tuple[str, str]]:
+    """Every dead letter, a chunk per transaction, with a progress bar (there may be many)."""
+    with the_hub.readers() as session:
+        total = resendable_dead_letters(session, recipient)
+    queued: list[tuple[str, str]] = []
+    with click.progressbar(length=total, label="resending", file=sys.stderr) as bar:
+        while True:
+            with the_hub.sessions.begin() as session:
+                resent = resend(
+                    session, None, recipient=recipient, actor="cli", now=the_hub.now(), limit=500
+                )
+            if not resent:
+                return queued
+            queued += [(d.message_id, d.recipient) for d in resent]
+            bar.update(len(resent))

@@ -11,10 +11,16 @@ from exchange.demo import run_demo
 
 
 @click.command()
-def demo() -> None:
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="the hub's port (a free one by default)",
+)
+def demo(port: int | None) -> None:
     """A round of joint supervision: a hub and four partner agents as real processes."""
     started = time.monotonic()
-    summary = run_demo(click.echo)
+    summary = run_demo(click.echo, port=port)
     click.echo(f"summary ({time.monotonic() - started:.0f} s):")
     for name, value in summary.items():
         click.echo(f"  {name}: {json.dumps(value, ensure_ascii=False)}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from exchange.cli.common import fail, hub, refusals
+from exchange.cli.common import fail, hub, plural, refusals
 from exchange.transparency.evidence import export_evidence
 from keys import (
     EvidenceInvalid,
@@ -33,7 +33,7 @@ def evidence_export(message_id: str, out_path: Path) -> None:
             session, the_hub.trust, the_hub.notary, message_id, now=the_hub.now()
         )
     out_path.write_text(json.dumps(bundle, ensure_ascii=False, indent=2) + "\n")
-    click.echo(f"wrote {out_path} ({len(bundle['log'])} log entries)")
+    click.echo(f"wrote {out_path} ({plural(len(bundle['log']), 'log entry', 'log entries')})")
 
 
 @evidence_group.command("verify", context_settings={"ignore_unknown_options": False})

@@ -21,8 +21,11 @@ def notices_group() -> None:
 def notices_run_once() -> None:
     """Send the overdue notices due now; print one line per notice (kind, about, recipients)."""
     the_hub = hub()
-    for line in send_notices(the_hub, the_hub.now()):
+    lines = send_notices(the_hub, the_hub.now())
+    for line in lines:
         click.echo(line)
+    if not lines:
+        click.echo("no notices due")
 
 
 def send_notices(the_hub: Hub, now: datetime) -> list[str]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from exchange.admin.partners import add_partner, set_partner_status
 from exchange.admin.webhooks import remove_webhook, set_webhook
-from exchange.cli.common import fail, hub, load_public, refusals
+from exchange.cli.common import fail, hub, load_public, plural, refusals
 from exchange.store.models import Partner
 from exchange.transparency.log import format_time
 from schemas import BODIES, body_of
@@ -107,7 +107,9 @@ def partners_webhook(partner_id: str, url: str | None, remove: bool, allow_inter
                 allow_internal=allow_internal,
             )
     if url is None:
-        click.echo(f"{partner_id} pulls; {cancelled} pending pushes cancelled")
+        click.echo(
+            f"{partner_id} pulls; {plural(cancelled, 'pending push', 'pending pushes')} cancelled"
+        )
     else:
         _show_secret(url, secret)
 
@@ -116,7 +118,10 @@ def partners_webhook(partner_id: str, url: str | None, remove: bool, allow_inter
 def partners_list() -> None:
     """List partners and their keys."""
     with hub().readers() as session:
-        for partner in session.scalars(select(Partner).order_by(Partner.id)):
+        registered = list(session.scalars(select(Partner).order_by(Partner.id)))
+        if not registered:
+            click.echo("no partners yet: register one with `exchange partners add`")
+        for partner in registered:
             webhook = f"\twebhook={partner.webhook_url}" if partner.webhook_url else ""
             if partner.webhook_url and partner.webhook_disabled_at:
                 webhook += f" (disabled by a 410 at {format_time(partner.webhook_disabled_at)})"

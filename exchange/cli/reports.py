@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from exchange.cli.common import fail, hub
+from exchange.cli.common import fail, hub, plural
 from exchange.store.models import Partner
+from exchange.supervision.figures import Period
+from exchange.supervision.reports import FORMATS, REPORTS
 
 
 @click.group("report", cls=AppGroup)
@@ -72,9 +75,6 @@ def _write_report(
     end: datetime | None,
     partner: str | None,
 ) -> None:
-    from exchange.supervision.figures import Period
-    from exchange.supervision.reports import FORMATS, REPORTS
-
     extension = extension or out_path.suffix.removeprefix(".").lower()
     if extension not in FORMATS:
         fail("give --format xlsx or csv (or an --out file ending in .xlsx or .csv)")
@@ -86,5 +86,7 @@ def _write_report(
         if partner is not None and session.get(Partner, partner) is None:
             fail(f"no such partner: {partner}")
         report = REPORTS[kind](session, the_hub.trust, partner, period, the_hub.now())
-    out_path.write_bytes(report.render(extension))
-    click.echo(f"wrote {out_path} ({len(report.table.rows)} rows)")
+    rows = len(report.table.rows)
+    with click.progressbar(length=rows, label=f"writing {out_path.name}", file=sys.stderr) as bar:
+        out_path.write_bytes(report.render(extension, bar.update))
+    click.echo(f"wrote {out_path} ({plural(rows, 'row')})")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy import Table, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.admin.webhooks import cancel_pending
@@ -434,6 +434,17 @@ def push_deliveries(
     return list(session.scalars(query.order_by(*order).limit(limit)))
 
 
+def resendable_dead_letters(session: Session, recipient: str | None) -> int:
+    """How many dead letters (to ``recipient`` when given) ``resend`` would queue now."""
+    working = select(Partner.id).where(WEBHOOK_ACTIVE)
+    query = select(func.count()).where(
+        Delivery.push_state == DEAD, Delivery.recipient.in_(working), Delivery.cursor.is_not(None)
+    )
+    if recipient is not None:
+        query = query.where(Delivery.recipient == recipient)
+    return int(session.scalar(query) or 0)
+
+
 def resend(
     session: Session,
     message_id: str | None,
@@ -441,9 +452,11 @@ def resend(
     recipient: str | None,
     actor: str,
     now: datetime,
+    limit: int | None = None,
 ) -> list[Delivery]:
-    """Queue again the pushes of one message (or, with no ``message_id``, every dead-lettered
-    push), to ``recipient`` only when given: the schedule starts over. Return them.
+    """Queue again the pushes of one message (or, with no ``message_id``, the dead-lettered
+    pushes, at most ``limit`` of them), to ``recipient`` only when given: the schedule starts
+    over. Return them.
 
     A push still pending or being sent is left alone, and so is a recipient without a working
     webhook (it pulls) — unless it was named: then, as when nothing of a named message can be
@@ -456,14 +469,15 @@ def resend(
                 raise NotFound(f"No message {message_id}.")
             query = query.where(Delivery.message_id == message_id)
         else:
-            query = query.where(Delivery.push_state == DEAD)
+            # Only dead letters that can go now: a chunk (``limit``) is never all skipped.
+            working = select(Partner.id).where(WEBHOOK_ACTIVE)
+            query = query.where(Delivery.push_state == DEAD, Delivery.recipient.in_(working))
         if recipient is not None:
             query = query.where(Delivery.recipient == recipient)
-        deliveries = [
-            d
-            for d in session.scalars(query.order_by(Delivery.message_id, Delivery.recipient))
-            if d.push_state not in (PENDING, SENDING)
-        ]
+        query = query.order_by(Delivery.message_id, Delivery.recipient)
+        if limit is not None:
+            query = query.limit(limit)
+        deliveries = [d for d in session.scalars(query) if d.push_state not in (PENDING, SENDING)]
         pushed = set(
             session.scalars(
                 select(Partner.id).where(

@@ -441,7 +441,7 @@ def test_a_failing_webhook_is_retried_on_schedule_then_dead_lettered_and_resent(
     )
     queued = delivery(hub, line["id"])
     assert (queued.push_state, queued.attempts) == ("pending", 0)
-    assert hub_cli.ok("deliveries", "list") == ""
+    assert hub_cli.ok("deliveries", "list") == "no dead pushes\n"
 
     receiver.status = 200
     assert worker.run_once(hub.now() + timedelta(seconds=1)).pushed == 1
@@ -557,7 +557,7 @@ def test_removing_a_webhook_cancels_its_pending_pushes(
     webhook(hub, DISCIPLINE, receiver.url)
     line = status_line(base_url, partners)
     assert hub_cli.ok("partners", "webhook", DISCIPLINE, "--remove") == (
-        f"{DISCIPLINE} pulls; 1 pending pushes cancelled\n"
+        f"{DISCIPLINE} pulls; 1 pending push cancelled\n"
     )
     assert delivery(hub, line["id"]).push_state == "cancelled"
     assert dispatcher(hub).run_once(hub.now()).claimed == 0

@@ -10,16 +10,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.exchange.test_end_to_end import free_port
+
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 
 
 def test_the_demo_plays_the_round_and_its_summary_matches_the_script(tmp_path: Path) -> None:
     # The demo leaves its store in a new temporary directory: this test's, not /tmp.
     env = {**os.environ, "TMPDIR": str(tmp_path)}
+    port = free_port()
     done = subprocess.run(
-        [EXCHANGE, "demo"], env=env, capture_output=True, text=True, timeout=180, check=False
+        [EXCHANGE, "demo", "--port", str(port)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert f"hub: http://127.0.0.1:{port} " in done.stdout
+    # Readers follow a message by its business key: shown beside its id.
+    assert "YL-SJ-YJ-" in done.stdout.split("review: ", 1)[1].splitlines()[0]
     summary = {
         name.strip(): json.loads(value)
         for name, _, value in (

@@ -370,7 +370,7 @@ def test_notices_are_logged_sent_by_the_cli_and_the_log_verifies(
         f"feedback_overdue\tYL-SJ-YJ-2026-L1\t{AUDIT},{DISCIPLINE}",
         f"rectification_overdue\tYL-SJ-ZG-2026-L1\t{AUDIT}",
     ]
-    assert hub_cli.ok("notices", "run-once") == ""
+    assert hub_cli.ok("notices", "run-once") == "no notices due\n"
     assert hub_cli.ok("worker", "--once").count(" notice ") == 0
 
     with hub.sessions() as session:

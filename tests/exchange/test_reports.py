@@ -588,7 +588,7 @@ def test_the_cli_writes_both_formats(seeded: Seeded, hub_cli: Cli, tmp_path: Pat
 
     referrals = tmp_path / "移送线索台账.csv"  # the format from the suffix
     out = hub_cli.ok("report", "referrals", "--out", str(referrals), "--partner", PERSONNEL)
-    assert out == f"wrote {referrals} (1 rows)\n"
+    assert out == f"wrote {referrals} (1 row)\n"
     assert csv_rows(referrals.read_bytes())[1][0] == "XC-YJ-001"
 
     later = (date.today() + timedelta(days=2)).isoformat()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +17,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+
+Progress = Callable[[int], None]
+"""Told how many more rows were written."""
+_PROGRESS_EVERY: Final = 200
 
 XLSX_MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
@@ -83,33 +87,37 @@ class Report:
         """The ASCII fallback name, e.g. ``ledger-2026-11-22.xlsx``."""
         return f"{self.ascii_name}-{self.as_of.isoformat()}.{extension}"
 
-    def render(self, extension: str) -> bytes:
-        """The report as ``xlsx`` or ``csv`` bytes."""
+    def render(self, extension: str, progress: Progress | None = None) -> bytes:
+        """The report as ``xlsx`` or ``csv`` bytes; ``progress(rows)`` as rows are written."""
         if extension == "xlsx":
-            return self.xlsx()
+            return self.xlsx(progress)
         if extension == "csv":
-            return self.csv()
+            return self.csv(progress)
         raise ValueError(f"unknown report format: {extension}")
 
-    def xlsx(self) -> bytes:
+    def xlsx(self, progress: Progress | None = None) -> bytes:
         """Sheet 1 the rows (frozen header, widths, autofilter), sheet 2 汇总 the figures."""
         book = Workbook()
         book.properties.title = self.filename("xlsx").removesuffix(".xlsx")
         book.properties.creator = "贯通协同监督数据交换中心"
         rows_sheet = book.worksheets[0]
         rows_sheet.title = self.name
-        _write_rows_sheet(rows_sheet, self.table)
+        _write_rows_sheet(rows_sheet, self.table, progress)
         _write_summary_sheet(book.create_sheet("汇总"), f"{self.name}汇总", self.summary)
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
 
-    def csv(self) -> bytes:
+    def csv(self, progress: Progress | None = None) -> bytes:
         """The rows only: UTF-8 with a BOM (so Excel reads it), RFC 4180 quoting and CRLF."""
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(self.table.headers)
-        writer.writerows([_csv_value(v) for v in row] for row in self.table.rows)
+        for start in range(0, len(self.table.rows), _PROGRESS_EVERY):
+            chunk = self.table.rows[start : start + _PROGRESS_EVERY]
+            writer.writerows([_csv_value(v) for v in row] for row in chunk)
+            if progress is not None:
+                progress(len(chunk))
         return text.getvalue().encode("utf-8-sig")
 
 
@@ -139,13 +147,17 @@ def _put(
         cell.alignment = Alignment(wrap_text=True, vertical="top")
 
 
-def _write_rows_sheet(sheet: Worksheet, table: Table) -> None:
+def _write_rows_sheet(sheet: Worksheet, table: Table, progress: Progress | None) -> None:
     for n, column in enumerate(table.columns, 1):
         sheet.column_dimensions[get_column_letter(n)].width = column.width
         _put(sheet, 1, n, column.header, bold=True)
     for r, row in enumerate(table.rows, 2):
         for n, (value, column) in enumerate(zip(row, table.columns, strict=True), 1):
             _put(sheet, r, n, value, wrap=column.wrap)
+        if progress is not None and (r - 1) % _PROGRESS_EVERY == 0:
+            progress(_PROGRESS_EVERY)
+    if progress is not None:
+        progress(len(table.rows) % _PROGRESS_EVERY)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{len(table.rows) + 1}"
 
