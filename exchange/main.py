@@ -21,8 +21,12 @@ def metrics_dir() -> Path:
 
 def main() -> None:
     """Run the hub's CLI."""
-    if len(sys.argv) > 1 and sys.argv[1] in METRIC_COMMANDS:
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir()))
+    directory = metrics_dir()
+    # Before `exchange init` there is no home, and the command will say so: nothing is made.
+    if len(sys.argv) > 1 and sys.argv[1] in METRIC_COMMANDS and directory.parents[1].is_dir():
+        # An unlabelled metric opens its file as its module is imported: the directory first.
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(directory))
     from exchange.cli import main as cli  # after the variable: see the module's docstring
 
     cli()

@@ -52,6 +52,11 @@ INTAKE_SECONDS: Final = Histogram(
     ["mode"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+GROUP_SIZE: Final = Histogram(
+    "exchange_intake_group_size",
+    "Single submissions stored together in one commit (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 100),
+)
 NOTICES: Final = Counter("exchange_notices_sent_total", "Hub notices sent, by kind", ["kind"])
 
 
@@ -78,6 +83,11 @@ def count_notice(kind: str) -> None:
 def observe_intake(mode: str, started: float) -> None:
     """The time since ``started`` (``time.perf_counter``) of one single or batch submission."""
     INTAKE_SECONDS.labels(mode=mode).observe(time.perf_counter() - started)
+
+
+def observe_group(size: int) -> None:
+    """One group commit of ``size`` single submissions."""
+    GROUP_SIZE.observe(size)
 
 
 class StoreCollector(Collector):

@@ -9,6 +9,7 @@ entries and receipts flushed with the commit.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -30,6 +31,7 @@ from exchange.errors import (
     SignatureInvalid,
     UnregisteredKey,
 )
+from exchange.metrics import observe_group
 from exchange.store.models import Delivery, Message, PersonRef
 from exchange.store.rows import DeliveryRow, MessageRow, PersonRefRow
 from exchange.store.writer import Store, among
@@ -38,6 +40,7 @@ from exchange.supervision.lifecycles import Lifecycle, LifecycleState, Step, lif
 from exchange.transparency.checkpoints import Notary
 from exchange.transparency.log import format_time
 from exchange.transparency.window import LogWindow, log_window
+from exchange.transport.group_commit import GroupCommit
 from exchange.transport.release import log_release
 from exchange.trust.agreements import Agreement, AgreementBook
 from exchange.trust.directory import KeyLookup
@@ -120,11 +123,23 @@ class Intake:
         self.trust = trust
         self.agreements = agreements
         self.config = config
+        # Concurrent single submissions of this process are stored in groups (group_commit).
+        self._groups: GroupCommit[Checked, Outcome | ExchangeError] = GroupCommit(
+            self._store_group, limit=config.max_batch_items
+        )
+
+    @property
+    def queued(self) -> int:
+        """Single submissions checked and waiting for their group's commit."""
+        return self._groups.queued
 
     def submit(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Outcome:
-        """Check and store one submission; raise ``ExchangeError`` on refusal."""
+        """Check and store one submission; raise ``ExchangeError`` on refusal.
+
+        The answer comes once the group it was stored with has committed.
+        """
         checked = self.check(partner_id, item, lookup=lookup, now=now)
-        result = self._store([checked], now=now)[0]
+        result = self._groups.commit(checked, now)
         if isinstance(result, ExchangeError):
             raise result
         return result
@@ -191,7 +206,13 @@ class Intake:
                 "A reply goes from a recipient of the original to its sender only.",
             )
 
-    def _store(self, batch: list[Checked], *, now: datetime) -> list[Outcome | ExchangeError]:
+    def _store_group(
+        self, group: Sequence[Checked], now: datetime
+    ) -> list[Outcome | ExchangeError]:
+        observe_group(len(group))
+        return self._store(group, now=now)
+
+    def _store(self, batch: Sequence[Checked], *, now: datetime) -> list[Outcome | ExchangeError]:
         dialect = self.store.dialect
         concerned = lifecycles.reads((c.envelope for c in batch), dialect)
         known_read = (_known(dialect), {"ids": sorted({c.envelope.id for c in batch})})
