@@ -49,7 +49,7 @@ from exchange.hub import Hub
 from exchange.store.models import Delivery
 from exchange.transport.webhook_sender import webhook_body, webhook_headers
 from exchange.trust.directory import KeyLookup
-from keys import SigningKey, jws, save_signing_key
+from keys import SigningKey, jws
 from schemas import canonical_bytes, examples
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -185,8 +185,8 @@ class Store:
         self.key = SigningKey.generate()
         for partner_id in (SENDER, *RECIPIENTS):
             key = self.key if partner_id == SENDER else SigningKey.generate()
-            path = self.home / f"{partner_id}.pem"
-            save_signing_key(path, key)
+            path = self.home / f"{partner_id}.pub.pem"
+            path.write_bytes(key.public_key.to_pem())
             args = ["partners", "add", partner_id, "--name", partner_id, "--key", str(path)]
             if partner_id != SENDER:
                 args += ["--webhook", f"{webhook}/{partner_id}", "--allow-internal"]

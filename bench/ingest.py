@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import requests
 from sqlalchemy import create_engine, text
 
-from keys import HttpRequest, SigningKey, httpsig, jws, save_signing_key, static_resolver
+from keys import HttpRequest, SigningKey, httpsig, jws, static_resolver
 from schemas import canonical_bytes, examples
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
@@ -82,8 +82,8 @@ class Hub:
         self.keys: dict[str, SigningKey] = {}
         for partner_id in PARTNERS:
             key = SigningKey.generate()
-            path = self.home / f"{partner_id}.pem"
-            save_signing_key(path, key)
+            path = self.home / f"{partner_id}.pub.pem"
+            path.write_bytes(key.public_key.to_pem())
             exchange(
                 self.env, "partners", "add", partner_id, "--name", partner_id, "--key", str(path)
             )
