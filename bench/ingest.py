@@ -191,6 +191,56 @@ def drive(
     return time.perf_counter() - started, latencies
 
 
+def drive_rate(
+    requests_: list[tuple[str, bytes, dict[str, str]]],
+    rate: float,
+    check: Callable[[int, bytes], None],
+) -> tuple[float, list[float]]:
+    """Offer the prepared requests at ``rate`` per second, open loop; (seconds, latencies).
+
+    Request i is due at ``start + i / rate`` whatever became of the others, and its latency
+    counts from then: a hub that falls behind is charged the queueing it causes (no
+    coordinated omission). Keep-alive connections, one per sending thread.
+    """
+    latencies: list[float] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    queue = list(reversed(list(enumerate(requests_))))
+    start = time.perf_counter() + 0.5
+
+    def worker() -> None:
+        netloc = urlsplit(requests_[0][0]).netloc
+        connection = http.client.HTTPConnection(netloc, timeout=60)
+        while not failures:
+            with lock:
+                if not queue:
+                    break
+                number, (url, body, headers) = queue.pop()
+            due = start + number / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            connection.request("POST", urlsplit(url).path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            elapsed = time.perf_counter() - due
+            try:
+                check(response.status, payload)
+            except BaseException as failure:  # a thread's SystemExit would vanish: keep it
+                failures.append(failure)
+                break
+            with lock:
+                latencies.append(elapsed)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(max(8, int(rate // 10)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return time.perf_counter() - start, latencies
+
+
 _WRK_SCRIPT = """
 local prepared = {%(requests)s}
 local expected = %(status)d
@@ -310,8 +360,8 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
 
 
-def main() -> None:
-    """Run the benchmark and print its figures."""
+def arguments() -> argparse.Namespace:
+    """The command line, with the defaults that depend on the driver filled in."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(
@@ -336,6 +386,12 @@ def main() -> None:
         help="wrk only: how long each load runs (the prepared messages must outlast it)",
     )
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=100.0,
+        help="single submissions offered per second in the latency run (0 skips it)",
+    )
+    parser.add_argument(
         "--batch-messages",
         type=int,
         default=None,
@@ -347,6 +403,12 @@ def main() -> None:
     if args.batch_messages is None:
         args.batch_messages = 50000 if args.driver == "wrk" else 3000
 
+    return args
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    args = arguments()
     if args.database == "postgresql":
         url = fresh_postgres("exchange_bench")
     else:
@@ -402,9 +464,29 @@ def main() -> None:
             200,
             batch_ok,
         )
+        offered = None
+        if args.rate:
+            count = int(args.rate * args.seconds)
+            prepared = [
+                prepare(hub.url, key, kid, "/v1/messages", signed(key, kid, envelope()))
+                for _ in range(count)
+            ]
+            seconds, latencies = drive_rate(prepared, args.rate, created)
+            offered = (count, seconds, percentile(latencies, 50), percentile(latencies, 99))
     finally:
         hub.stop()
 
+    report(args, floor_rate, single, batch, offered)
+
+
+def report(
+    args: argparse.Namespace,
+    floor_rate: float,
+    single: tuple[int, float, float, float],
+    batch: tuple[int, float, float, float],
+    offered: tuple[int, float, float, float] | None,
+) -> None:
+    """Print the run's figures as a Markdown table."""
     print(
         f"database: {args.database}; gunicorn workers: {args.workers}; driver: {args.driver}, "
         f"{args.concurrency} connections; cores: {os.cpu_count()}"
@@ -423,6 +505,12 @@ def main() -> None:
         print(
             f"| {mode} | {answered * per_request} | {rate:,.0f} | {p50 * 1000:.1f} | "
             f"{p99 * 1000:.1f} | {rate / floor_rate:.2f} |"
+        )
+    if offered is not None:
+        answered, seconds, p50, p99 = offered
+        print(
+            f"single at {args.rate:g} requests/s offered (open loop, {answered} requests in "
+            f"{seconds:.1f} s): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
         )
 
 

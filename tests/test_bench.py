@@ -1,0 +1,57 @@
+"""The benchmarks still run: each in a small configuration on SQLite, its report checked.
+
+They are not timed here (speed is measured in bench/, as ratios, by hand); this only keeps
+them from rotting as the hub changes under them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(tmp_path: Path, script: str, *args: str) -> str:
+    """Run ``bench/<script>`` to completion; its standard output."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        cwd=ROOT,
+        env={"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "TMPDIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_ingest_benchmark_runs(tmp_path: Path) -> None:
+    out = bench(
+        tmp_path,
+        "ingest.py",
+        "--driver",
+        "python",
+        "--messages",
+        "60",
+        "--batch-size",
+        "20",
+        "--batch-messages",
+        "100",
+        "--rate",
+        "20",
+        "--seconds",
+        "2",
+    )
+    assert "| single | 60 |" in out
+    assert "| batch of 20 | 100 |" in out
+    assert "single at 20 requests/s offered (open loop, 40 requests" in out
+
+
+def test_the_delivery_benchmark_runs(tmp_path: Path) -> None:
+    out = bench(
+        tmp_path, "delivery.py", "--messages", "20", "--workers", "1", "--floor-requests", "50"
+    )
+    assert "20 messages × 3 webhook recipients per run" in out
+    assert "| 1 | 60 | 60 (0) |" in out  # every delivery made, none twice
