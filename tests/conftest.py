@@ -32,7 +32,8 @@ def xdist_worker() -> str:
 
 def worker_database_url(base_url: str, worker: str) -> str:
     """The database one worker uses: ``<base>_<worker>`` beside the base one, which ``master``
-    (no xdist) uses itself."""
+    (no xdist) uses itself.
+    """
     if worker == "master":
         return base_url
     url = make_url(base_url)
