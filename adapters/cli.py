@@ -1,4 +1,5 @@
-"""``exchange-partner``: a partner's own commands — make a key, send envelope files, pull the inbox.
+"""``exchange-partner``: a partner's own commands — make a key, print a sample envelope, send
+envelope files, pull the inbox.
 
 The hub's ``exchange`` command needs Flask and a database; this one needs neither, so a partner
 installs the edge alone on its 前置机.
@@ -9,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import click
 import requests
@@ -18,7 +20,16 @@ import requests
 from adapters.client import ExchangeClient
 from adapters.errors import EdgeError, HubError
 from keys import KeysError, SigningKey, load_signing_key, save_signing_key
-from schemas import KID_RE, JsonInvalid, parse_json
+from schemas import (
+    KID_RE,
+    MESSAGE_ID_RE,
+    PARTNER_ID_RE,
+    JsonInvalid,
+    MessageInvalid,
+    examples,
+    parse_json,
+    validate_envelope,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "EXCHANGE_URL"
@@ -28,10 +39,21 @@ outside any source tree."""
 PASSPHRASE_ENV = "EXCHANGE_CLIENT_KEY_PASSPHRASE"
 """Where ``send`` and ``pull`` find the passphrase of an encrypted private key."""
 
+EXAMPLE_BUILDERS: Final[dict[str, Callable[..., dict[str, Any]]]] = {
+    "clue.referral.v1": examples.referral_example,
+    "clue.feedback.v1": examples.clue_feedback_example,
+    "result.share.v1": examples.share_example,
+    "result.feedback.v1": examples.result_feedback_example,
+    "rectification.status.v1": examples.rectification_example,
+}
+"""The sample builder (``schemas.examples``) of each message type a partner sends."""
+
 
 @click.group()
 def main() -> None:
-    """Partner side of the joint-supervision exchange (贯通协同监督数据交换): keys, send, pull."""
+    """Partner side of the joint-supervision exchange (贯通协同监督数据交换): keys, examples, send,
+    pull.
+    """
 
 
 def partner_home() -> Path:
@@ -63,6 +85,92 @@ def keygen(kid: str, out_dir: Path, passphrase_env: str | None) -> None:
     save_signing_key(private_path, key, passphrase)
     public_path.write_bytes(key.public_key.to_pem())
     click.echo(f"private key: {private_path}\npublic key:  {public_path}")
+
+
+class Refused(click.ClickException):
+    """A refused argument, said in one line (``Error: …``), with click's usage exit status 2."""
+
+    exit_code = 2
+
+
+def example_envelope(
+    message_type: str,
+    *,
+    sender: str | None = None,
+    recipients: Sequence[str] = (),
+    in_reply_to: str | None = None,
+    message_id: str | None = None,
+    sent_at: str | None = None,
+) -> dict[str, Any]:
+    """A valid sample envelope of a partner message type, with a fresh id and ``sent_at``
+    unless given; ``sender``, ``recipients`` and ``in_reply_to`` replace the sample's own.
+
+    KeyError for a type partners do not send; MessageInvalid when the result would not
+    validate (a sender among its recipients, say).
+    """
+    build = EXAMPLE_BUILDERS[message_type]
+    given = {
+        "sender": sender,
+        "recipients": tuple(recipients) or None,
+        "in_reply_to": in_reply_to,
+        "id": message_id,
+        "sent_at": sent_at,
+    }
+    envelope = build(**{name: value for name, value in given.items() if value is not None})
+    validate_envelope(envelope)
+    return envelope
+
+
+def envelope_text(envelope: dict[str, Any]) -> str:
+    """An envelope as ``example`` prints it: indented JSON, Chinese unescaped, a final newline."""
+    return json.dumps(envelope, ensure_ascii=False, indent=2) + "\n"
+
+
+def _partner_id(option: str, value: str) -> str:
+    if PARTNER_ID_RE.match(value) is None:
+        raise Refused(
+            f"{option}: not a partner id: {value!r} (expected <body>.<name>, e.g. audit.yanliang)"
+        )
+    return value
+
+
+@main.command(
+    short_help="Print a valid sample envelope of TYPE, to edit and send.",
+    help="Print a valid sample envelope of TYPE (a fresh id and sent_at) to edit and `send`.\n\n"
+    f"TYPE is one of {', '.join(EXAMPLE_BUILDERS)}. The sample's sender and recipients are "
+    "the yanliang partners; --from and --to (repeated for several) replace them. A feedback "
+    "answers the message named by --in-reply-to (else a made-up id the hub refuses).",
+)
+@click.argument("message_type", metavar="TYPE")
+@click.option("--from", "sender", default=None, metavar="ID", help="the sender's partner id")
+@click.option(
+    "--to", "recipients", multiple=True, metavar="ID", help="a recipient's partner id (repeatable)"
+)
+@click.option(
+    "--in-reply-to", default=None, metavar="MESSAGE_ID", help="the message this one answers"
+)
+def example(
+    message_type: str, sender: str | None, recipients: tuple[str, ...], in_reply_to: str | None
+) -> None:
+    """Print a valid sample envelope of TYPE."""
+    if message_type not in EXAMPLE_BUILDERS:
+        raise Refused(
+            f"unknown message type {message_type!r}; one of: {', '.join(EXAMPLE_BUILDERS)}"
+        )
+    if sender is not None:
+        _partner_id("--from", sender)
+    for recipient in recipients:
+        _partner_id("--to", recipient)
+    if in_reply_to is not None and MESSAGE_ID_RE.match(in_reply_to) is None:
+        raise Refused(f"--in-reply-to: not a message id: {in_reply_to!r}")
+    try:
+        envelope = example_envelope(
+            message_type, sender=sender, recipients=recipients, in_reply_to=in_reply_to
+        )
+    except MessageInvalid as invalid:
+        problems = "; ".join(f"{path}: {' '.join(m)}" for path, m in invalid.errors.items())
+        raise Refused(f"the envelope would not be valid ({problems})") from None
+    click.echo(envelope_text(envelope), nl=False)
 
 
 @main.command()

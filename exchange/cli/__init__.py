@@ -13,6 +13,7 @@ from exchange.cli import (
     deliveries,
     demo,
     evidence,
+    example,
     keys,
     log,
     notices,
@@ -51,5 +52,6 @@ for command in (
     evidence.evidence_group,
     reports.report_group,
     demo.demo,
+    example.example,
 ):
     main.add_command(command)

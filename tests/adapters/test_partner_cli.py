@@ -295,10 +295,11 @@ def test_the_partner_cli_loads_no_hub_stack(tmp_path: Path) -> None:
 
 
 def test_the_console_script_is_installed() -> None:
-    """``exchange-partner`` is a console script of the package, with its three commands."""
+    """``exchange-partner`` is a console script of the package, with its four commands."""
     done = partner_cli("--help")
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines() if line] == [
+        "example",
         "keygen",
         "pull",
         "send",
