@@ -63,11 +63,16 @@ def checkpoint() -> Any:
 @blp.arguments(InclusionQuerySchema, location="query")
 @blp.response(200, InclusionProofSchema)
 def inclusion(query: dict[str, Any]) -> Any:
-    """The audit path of one entry in the tree of tree_size entries (RFC 9162 §2.1.3)."""
+    """The audit path of an entry that concerns the caller, in the tree of tree_size entries
+    (RFC 9162 §2.1.3).
+    """
     tree = StoredTree(g.reader.connection())
     index, size = query["index"], query["tree_size"]
     hashes = tree.inclusion(index, size)  # ProofOutOfRange is a BadRequest
     row = tree.entry(index)
+    # Hashes only, but a proof still tells that an entry exists at this index: theirs alone.
+    if row is None or not _concerns(g.reader, json.loads(row.entry), g.partner_id):
+        raise NotFound("No such entry for you.")
     return {
         "index": index,
         "tree_size": size,

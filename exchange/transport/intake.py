@@ -139,6 +139,8 @@ class Intake:
         The answer comes once the group it was stored with has committed.
         """
         checked = self.check(partner_id, item, lookup=lookup, now=now)
+        if isinstance(checked, Outcome):
+            return checked
         result = self._groups.commit(checked, now)
         if isinstance(result, ExchangeError):
             raise result
@@ -152,15 +154,26 @@ class Intake:
         good: list[Checked] = []
         for item in items:
             try:
-                good.append(self.check(partner_id, item, lookup=lookup, now=now))
-                results.append(None)
+                checked = self.check(partner_id, item, lookup=lookup, now=now)
             except ExchangeError as refusal:
                 results.append(refusal)
+                continue
+            if isinstance(checked, Outcome):
+                results.append(checked)
+            else:
+                good.append(checked)
+                results.append(None)
         stored = iter(self._store(good, now=now)) if good else iter(())
         return [next(stored) if r is None else r for r in results]
 
-    def check(self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime) -> Checked:
-        """Everything before the write: shape, size, signature, schema, sender, route."""
+    def check(
+        self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime
+    ) -> Checked | Outcome:
+        """Everything before the write: shape, size, signature, schema, sender, route.
+
+        A message already stored as it is now sent (a client's retry) is answered with the
+        outcome it was given, even if its route is no longer open.
+        """
         raw, signature = _submission(item)
         try:
             canonical = canonical_bytes(raw)
@@ -175,9 +188,15 @@ class Intake:
             raise SenderMismatch(
                 "`from` must be the partner of the signing key and of the request.",
             )
-        agreement = self._route(lookup, envelope)
-        sealed = self.trust.sealing.seal(canonical, aad=envelope.id.encode())
         digest = hashlib.sha256(canonical).hexdigest()
+        try:
+            agreement = self._route(lookup, envelope)
+        except RouteNotAllowed:
+            prior = _stored_as(lookup.session, envelope.id, digest)
+            if prior is None:
+                raise
+            return prior
+        sealed = self.trust.sealing.seal(canonical, aad=envelope.id.encode())
         pushed = frozenset(lookup.pushed_partners(envelope.recipients))
         return Checked(envelope, canonical, digest, signature, kid, agreement, sealed, pushed)
 
@@ -263,6 +282,21 @@ class Intake:
             "log_index": outcome.log_index,
         }
         return outcome
+
+
+def _stored_as(session: Session, message_id: str, digest: str) -> Outcome | None:
+    """The outcome a message with this id and digest was given when it was stored, if it was."""
+    row = session.execute(
+        select(
+            MESSAGES.c.envelope_sha256,
+            MESSAGES.c.receipt_status,
+            MESSAGES.c.receipt,
+            MESSAGES.c.log_index,
+        ).where(MESSAGES.c.id == message_id)
+    ).first()
+    if row is None or row.envelope_sha256 != digest:
+        return None
+    return Outcome(message_id, row.receipt_status, row.receipt, row.log_index, created=False)
 
 
 def _submission(item: Any) -> tuple[dict[str, Any], str]:

@@ -10,6 +10,7 @@ import requests
 from sqlalchemy import text
 
 from adapters import ExchangeClient, HubError
+from exchange.admin.partners import set_partner_status
 from exchange.errors import ExchangeError
 from exchange.hub import Hub
 from keys import jws
@@ -27,6 +28,30 @@ def test_submit_is_idempotent(base_url: str, hub: Hub, partners: Partners) -> No
     again = post_json(base_url, audit, "/v1/messages", body)
     assert again.status_code == 200
     assert again.json() == first.json()
+    assert message_count(hub) == 1
+
+
+def test_a_retry_gets_its_receipt_though_the_route_has_closed_since(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    """The first answer was lost; meanwhile a recipient was suspended. The retry of the very
+    same message is answered as the first was, and a new message on that route is refused.
+    """
+    audit = partners["audit"]
+    body = audit.sign(examples.rectification_example())
+    first = post_json(base_url, audit, "/v1/messages", body)
+    assert first.status_code == 201
+    with hub.sessions.begin() as session:
+        set_partner_status(session, "personnel.yanliang", "suspended", actor="test", now=hub.now())
+    again = post_json(base_url, audit, "/v1/messages", body)
+    assert (again.status_code, again.json()) == (200, first.json())
+    batch = post_json(base_url, audit, "/v1/messages:batch", {"messages": [body]})
+    assert batch.json()["results"] == [{"id": body["envelope"]["id"], **first.json()}]
+    changed = dict(body["envelope"], payload={**body["envelope"]["payload"], "rules_made": 2})
+    refused = post_json(base_url, audit, "/v1/messages", audit.sign(changed))
+    assert refused.status_code == 403
+    new = post_json(base_url, audit, "/v1/messages", audit.sign(examples.rectification_example()))
+    assert new.status_code == 403
     assert message_count(hub) == 1
 
 

@@ -137,8 +137,19 @@ def test_checkpoint_and_proofs_over_the_api_verify(
         bytes.fromhex(second["root_hash"]),
         [bytes.fromhex(h) for h in proof["hashes"]],
     )
+    # Audit is given the proof of every entry that concerns it, and of no other.
+    mine = {
+        index
+        for index in range(second["tree_size"])
+        if signed_request(base_url, audit, "GET", f"/v1/log/entries/{index}").status_code == 200
+    }
+    assert 0 < len(mine) < second["tree_size"]
     for index in range(second["tree_size"]):
         path = f"/v1/log/proofs/inclusion?index={index}&tree_size={second['tree_size']}"
+        if index not in mine:
+            response = signed_request(base_url, audit, "GET", path)
+            assert (response.status_code, problem_code(response)) == (404, "not-found")
+            continue
         proof = get(base_url, audit, path)
         verify_inclusion(
             bytes.fromhex(proof["leaf_hash"]),
