@@ -87,6 +87,16 @@ def keygen(kid: str, out_dir: Path, passphrase_env: str | None) -> None:
     click.echo(f"private key: {private_path}\npublic key:  {public_path}")
 
 
+_KEY_OPTION = click.option(
+    "--key",
+    "key_path",
+    default=None,
+    type=click.Path(exists=True, path_type=Path),
+    help="your private key [default: the one keygen wrote for --as]",
+)
+"""``send``'s and ``pull``'s private key: a file, else where ``keygen`` put the kid's."""
+
+
 class Refused(click.ClickException):
     """A refused argument, said in one line (``Error: …``), with click's usage exit status 2."""
 
@@ -139,7 +149,8 @@ def _partner_id(option: str, value: str) -> str:
     help="Print a valid sample envelope of TYPE (a fresh id and sent_at) to edit and `send`.\n\n"
     f"TYPE is one of {', '.join(EXAMPLE_BUILDERS)}. The sample's sender and recipients are "
     "the yanliang partners; --from and --to (repeated for several) replace them. A feedback "
-    "answers the message named by --in-reply-to (else a made-up id the hub refuses).",
+    "answers the message named by --in-reply-to (else a made-up id the hub refuses); --id "
+    "gives the message an id of your choosing.",
 )
 @click.argument("message_type", metavar="TYPE")
 @click.option("--from", "sender", default=None, metavar="ID", help="the sender's partner id")
@@ -149,8 +160,19 @@ def _partner_id(option: str, value: str) -> str:
 @click.option(
     "--in-reply-to", default=None, metavar="MESSAGE_ID", help="the message this one answers"
 )
+@click.option(
+    "--id",
+    "message_id",
+    default=None,
+    metavar="MESSAGE_ID",
+    help="this message's id (else a fresh one)",
+)
 def example(
-    message_type: str, sender: str | None, recipients: tuple[str, ...], in_reply_to: str | None
+    message_type: str,
+    sender: str | None,
+    recipients: tuple[str, ...],
+    in_reply_to: str | None,
+    message_id: str | None,
 ) -> None:
     """Print a valid sample envelope of TYPE."""
     if message_type not in EXAMPLE_BUILDERS:
@@ -163,9 +185,15 @@ def example(
         _partner_id("--to", recipient)
     if in_reply_to is not None and MESSAGE_ID_RE.match(in_reply_to) is None:
         raise Refused(f"--in-reply-to: not a message id: {in_reply_to!r}")
+    if message_id is not None and MESSAGE_ID_RE.match(message_id) is None:
+        raise Refused(f"--id: not a message id: {message_id!r} (16 to 64 of A-Z a-z 0-9 - _)")
     try:
         envelope = example_envelope(
-            message_type, sender=sender, recipients=recipients, in_reply_to=in_reply_to
+            message_type,
+            sender=sender,
+            recipients=recipients,
+            in_reply_to=in_reply_to,
+            message_id=message_id,
         )
     except MessageInvalid as invalid:
         problems = "; ".join(f"{path}: {' '.join(m)}" for path, m in invalid.errors.items())
@@ -175,20 +203,20 @@ def example(
 
 @main.command()
 @click.option("--as", "kid", required=True, help="your key id")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@_KEY_OPTION
 @click.option(
     "--url",
     default=lambda: os.environ.get(URL_ENV, DEFAULT_URL),
     show_default=f"${URL_ENV} or {DEFAULT_URL}",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
+def send(kid: str, key_path: Path | None, url: str, files: tuple[Path, ...]) -> None:
     """Sign and send envelope files (JSON); print each verified receipt.
 
     Each file is sent on its own: a refused or unreadable one is reported on stderr (with the
     hub's problem document) and the rest are still sent; the exit status is 1 if any failed.
     """
-    client = ExchangeClient(url, kid, _private_key(key_path))
+    client = ExchangeClient(url, kid, _private_key(kid, key_path))
     failed = False
     for path in files:
         try:
@@ -217,7 +245,7 @@ def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
 
 @main.command()
 @click.option("--as", "kid", required=True, help="your key id")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, path_type=Path))
+@_KEY_OPTION
 @click.option(
     "--url",
     default=lambda: os.environ.get(URL_ENV, DEFAULT_URL),
@@ -237,7 +265,7 @@ def send(kid: str, key_path: Path, url: str, files: tuple[Path, ...]) -> None:
 )
 def pull(
     kid: str,
-    key_path: Path,
+    key_path: Path | None,
     url: str,
     after: str | None,
     from_start: bool,
@@ -247,7 +275,7 @@ def pull(
     """Pull the inbox like a mailbox: what is new and not yet acked, verifying every signature
     and receipt; print each message (or save it), ack it, and remember where it stopped.
     """
-    client = ExchangeClient(url, kid, _private_key(key_path))
+    client = ExchangeClient(url, kid, _private_key(kid, key_path))
     remembered = _cursor_file(kid)
     cursor = None if from_start else after or _read_cursor(remembered)
     pulled = 0
@@ -322,7 +350,11 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _private_key(path: Path) -> SigningKey:
+def _private_key(kid: str, path: Path | None) -> SigningKey:
+    if path is None:
+        path = partner_home() / "keys" / f"{kid.replace('#', '_')}.pem"
+        if not path.exists():
+            raise Refused(f"no key for {kid} at {path}: give it with --key, or run keygen first")
     passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
         return load_signing_key(path, passphrase.encode() if passphrase else None)
