@@ -254,10 +254,14 @@ def _run_job(job: RangeJob, database_url: str) -> RangeResult:
 def _first_message_failure(
     connection: Connection, results: Sequence[RangeResult], start: int, size: int
 ) -> IntegrityFailure | None:
-    """The first message failure by log index: a range's own, or a message that a later
-    received entry names again (the reference keeps the newest received entry of an id).
+    """The first message failure by log index: a range's own; a message that a later
+    received entry names again (the reference keeps the newest received entry of an id); a
+    message at an index where no received entry names it. The entries passed, so their
+    clear columns say what their bytes say and SQL may read them.
     """
     own = next((r.message_failure for r in results if r.message_failure is not None), None)
+    candidates = [own] if own is not None else []
+    scope = (MESSAGES.c.log_index >= start, MESSAGES.c.log_index < size)
     named_again = (
         select(ENTRIES.c.message_id, func.max(ENTRIES.c.idx).label("newest"))
         .where(
@@ -271,17 +275,31 @@ def _first_message_failure(
     displaced = connection.execute(
         select(MESSAGES.c.id, MESSAGES.c.log_index)
         .join(named_again, named_again.c.message_id == MESSAGES.c.id)
-        .where(
-            MESSAGES.c.log_index != named_again.c.newest,
-            MESSAGES.c.log_index >= start,
-            MESSAGES.c.log_index < size,
-        )
+        .where(MESSAGES.c.log_index != named_again.c.newest, *scope)
         .order_by(MESSAGES.c.log_index)
         .limit(1)
     ).first()
-    if displaced is not None and (own is None or displaced.log_index <= own.index):
-        return unlogged(displaced, size)
-    return own
+    in_scope = connection.execute(select(func.count()).where(*scope)).scalar_one()
+    unnamed = None
+    if in_scope != sum(r.matched for r in results):
+        named_here = (
+            select(ENTRIES.c.idx)
+            .where(
+                ENTRIES.c.idx == MESSAGES.c.log_index,
+                ENTRIES.c.action == LogAction.MESSAGE_RECEIVED,
+                ENTRIES.c.message_id == MESSAGES.c.id,
+            )
+            .exists()
+        )
+        unnamed = connection.execute(
+            select(MESSAGES.c.id, MESSAGES.c.log_index)
+            .where(*scope, ~named_here)
+            .order_by(MESSAGES.c.log_index)
+            .limit(1)
+        ).first()
+    # At one index the reference fails on the received entry first.
+    candidates += [unlogged(row, size) for row in (displaced, unnamed) if row is not None]
+    return min(candidates, key=lambda f: (f.index, f is own), default=None)
 
 
 def _cut_short(covered: int, size: int) -> str:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from exchange.store.db import make_engine
 from exchange.transparency.checks import (
     IntegrityFailure,
+    Logged,
     MessageKeys,
     check_checkpoint,
     check_clear_columns,
@@ -25,7 +25,7 @@ from exchange.transparency.checks import (
     check_message,
     received_by,
 )
-from exchange.transparency.stream import CHUNK, entry_rows, message_rows
+from exchange.transparency.stream import CHUNK, entry_rows, messages_named
 from exchange.transparency.tree import ENTRIES, LogCorrupt, subtree_hash
 from exchange.trust.hub_keys import HubTrust
 from keys.merkle import CompactTree
@@ -55,12 +55,14 @@ class RangeJob:
 
 @dataclass(frozen=True)
 class RangeResult:
-    """A range's first entry or checkpoint failure, its first message failure, the messages
-    that passed, the newest checkpoint that passed (0: none) and the root at its end.
+    """A range's first entry or checkpoint failure; its first message failure; the messages
+    found at the index of a received entry that names them, and those of them that passed;
+    the newest checkpoint that passed (0: none) and the root at its end.
     """
 
     entry_failure: IntegrityFailure | None
     message_failure: IntegrityFailure | None
+    matched: int
     messages: int
     verified_checkpoint: int
     root: bytes
@@ -120,12 +122,14 @@ def verify_range(
         except LogCorrupt as corrupt:
             # Only reported when no earlier range fails, and an earlier range holds that row.
             failure = IntegrityFailure(job.start, f"cannot start here: {corrupt}")
-            return RangeResult(failure, None, 0, 0, b"")
+            return RangeResult(failure, None, 0, 0, 0, b"")
         return _RangeCheck(job, tree, keys).run(connection, progress)
 
 
 class _RangeCheck:
-    """The state of one range's pass: the tree, the checkpoints due, the messages pending."""
+    """The state of one range's pass: the tree, the checkpoints due, the received entries
+    whose messages are still to check.
+    """
 
     def __init__(self, job: RangeJob, tree: CompactTree, keys: MessageKeys) -> None:
         self.job, self.tree, self.keys = job, tree, keys
@@ -133,13 +137,13 @@ class _RangeCheck:
         self.due = next(self.dues, None)
         self.since = job.since
         self.verified = 0
+        self.received: list[tuple[str, Logged]] = []
+        self.matched = 0
         self.messages = 0
         self.message_failure: IntegrityFailure | None = None
 
     def run(self, connection: Connection, progress: Callable[[int], None]) -> RangeResult:
         job = self.job
-        pending = message_rows(connection, job.start, job.end)
-        message = next(pending, None)
         done = 0
         try:
             for index, entry_bytes, stored_leaf, stored_nodes, *clear in entry_rows(
@@ -148,23 +152,26 @@ class _RangeCheck:
                 entry = check_entry(self.tree, index, entry_bytes, stored_leaf, stored_nodes)
                 check_clear_columns(index, entry, *clear)
                 self._checkpoints_due()
-                named = received_by(entry)
-                while message is not None and message.log_index <= index:
-                    self._check_message(message, index, named)
-                    message = next(pending, None)
+                if (named := received_by(entry)) is not None:
+                    self.received.append(named)
                 done += 1
                 if done == CHUNK:
+                    self._check_messages(connection)
                     progress(done)
                     done = 0
             if self.tree.size < job.end:
                 raise IntegrityFailure(self.tree.size, _missing(connection, self.tree.size))
         except IntegrityFailure as failure:
-            return RangeResult(failure, None, self.messages, self.verified, b"")
-        finally:
-            pending.close()
+            return RangeResult(failure, None, 0, 0, self.verified, b"")
+        self._check_messages(connection)
         progress(done)
         return RangeResult(
-            None, self.message_failure, self.messages, self.verified, self.tree.root()
+            None,
+            self.message_failure,
+            self.matched,
+            self.messages,
+            self.verified,
+            self.tree.root(),
         )
 
     def _checkpoints_due(self) -> None:
@@ -173,20 +180,25 @@ class _RangeCheck:
             self.since = self.verified = self.tree.size
             self.due = next(self.dues, None)
 
-    def _check_message(self, message: Any, index: int, named: Any) -> None:
-        # The entry at the message's log index must be the received entry naming it; that
-        # no later received entry names it too is checked across ranges (parallel.py).
-        if self.message_failure is not None:
-            return
-        logged = None
-        if named is not None and message.log_index == index and named[0] == message.id:
-            logged = named[1]
-        try:
-            check_message(message, logged, self.job.size, self.keys)
-        except IntegrityFailure as failure:
-            self.message_failure = failure
-        else:
-            self.messages += 1
+    def _check_messages(self, connection: Connection) -> None:
+        # Each message at the index of a received entry that names it, in index order; a
+        # message at any other index, and one named again later, are found across ranges
+        # (parallel.py), as is a message no received entry names.
+        received, self.received = self.received, []
+        found = messages_named(connection, [message_id for message_id, _ in received])
+        for message_id, logged in received:
+            message = found.get(message_id)
+            if message is None or message.log_index != logged[0]:
+                continue
+            self.matched += 1
+            if self.message_failure is not None:
+                continue
+            try:
+                check_message(message, logged, self.job.size, self.keys)
+            except IntegrityFailure as failure:
+                self.message_failure = failure
+            else:
+                self.messages += 1
 
 
 def _missing(connection: Connection, index: int) -> str:

@@ -1,20 +1,23 @@
-"""Reading one index range of the log, and the messages it received, in index order without
-holding the range in memory: a server-side cursor on PostgreSQL, keyset chunks on SQLite
-(whose driver has no server-side cursors; each chunk is an index range scan).
+"""Reading one index range of the log in index order without holding the range in memory: a
+server-side cursor on PostgreSQL, keyset chunks on SQLite (whose driver has no server-side
+cursors; each chunk is an index range scan); and the messages its received entries name, by
+primary key (``messages`` has no index on ``log_index``: a range's messages by log index
+would cost every range a scan and a sort of the whole table).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, tuple_
+from sqlalchemy import Connection, Select, Table
 
 from exchange.store.models import Message
 from exchange.transparency.tree import ENTRIES
 
 MESSAGES = cast(Table, Message.__table__)
 CHUNK = 2000
+ID_BATCH = 500
 
 ENTRY_COLUMNS = (
     ENTRIES.c.idx,
@@ -58,22 +61,15 @@ def entry_rows(connection: Connection, start: int, end: int) -> Generator[Any, N
         after = rows[-1].idx
 
 
-def message_rows(connection: Connection, start: int, end: int) -> Generator[Any, None, None]:
-    """The messages whose log index is in ``start..end-1``, by log index (then id)."""
-    query = MESSAGES.select().with_only_columns(*_MESSAGE_COLUMNS)
-    query = query.where(MESSAGES.c.log_index >= start, MESSAGES.c.log_index < end)
-    order = (MESSAGES.c.log_index, MESSAGES.c.id)
-    if connection.dialect.name == "postgresql":
-        yield from _cursor(connection, query.order_by(*order))
-        return
-    after: tuple[int, str] | None = None
-    while True:
-        chunk = query if after is None else query.where(tuple_(*order) > tuple_(*after))
-        rows = connection.execute(chunk.order_by(*order).limit(CHUNK)).all()
-        yield from rows
-        if len(rows) < CHUNK:
-            return
-        after = (rows[-1].log_index, rows[-1].id)
+def messages_named(connection: Connection, ids: Sequence[str]) -> dict[str, Any]:
+    """The messages with these ids (primary-key lookups, ``ID_BATCH`` ids a query), by id."""
+    found: dict[str, Any] = {}
+    for first in range(0, len(ids), ID_BATCH):
+        batch = ids[first : first + ID_BATCH]
+        query = MESSAGES.select().with_only_columns(*_MESSAGE_COLUMNS)
+        for row in connection.execute(query.where(MESSAGES.c.id.in_(batch))):
+            found[row.id] = row
+    return found
 
 
 def _cursor(connection: Connection, query: Select[Any]) -> Generator[Any, None, None]:
