@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, selectinload
 
 from exchange.errors import ExchangeError, NotFound, SchemaInvalid, SignatureInvalid
 from exchange.store.models import Delivery
+from exchange.store.plans import read_in_index_order
 from exchange.supervision.hub_events import HubStep, apply_hub_steps
 from exchange.supervision.states import HubEvent
 from exchange.transparency.window import LogWindow, session_window
@@ -36,9 +37,11 @@ def pull(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Released messages for ``recipient`` after the cursor; first pulls are logged."""
+    # The messages by primary key in a second query: a join could turn the page's index
+    # scan into a hash join over every message when statistics are missing.
     query = (
         select(Delivery)
-        .options(joinedload(Delivery.message))
+        .options(selectinload(Delivery.message))
         .where(Delivery.recipient == recipient, Delivery.cursor.is_not(None))
         .order_by(Delivery.cursor)
         .limit(limit)
@@ -47,6 +50,7 @@ def pull(
         query = query.where(Delivery.cursor > after)
     if unacked:
         query = query.where(Delivery.acked_at.is_(None))
+    read_in_index_order(session)
     deliveries = list(session.scalars(query))
     first_pulls = [d for d in deliveries if d.delivered_at is None]
     if first_pulls:
