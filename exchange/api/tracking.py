@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import ColumnElement, Select, Subquery, func, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, Subquery, func, not_, or_, select
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.cursors import SortKey, decode_cursor, encode_cursor
@@ -32,11 +32,10 @@ from exchange.supervision.days import china_today
 from exchange.supervision.figures import Period, stats
 from exchange.supervision.overdue import ledger_overdue, referral_overdue
 from exchange.supervision.reads import (
-    LEDGER_ORDER,
     REFERRAL_ORDER,
     case_view,
     item_view,
-    key_bound,
+    ledger_page_query,
     ledger_timeline,
     listed_items,
     referral_page,
@@ -137,14 +136,14 @@ def ledger(args: dict[str, Any]) -> Any:
     """
     today = china_today(current_hub().now())
     before = _after(args, "ledger", (str, str))
-    seen = listed_items(g.partner_id, today)
-    query = select(seen).where(*_ledger_filters(seen, args, today))
-    key = [seen.c[name] for name in LEDGER_ORDER]
-    if before is not None:
-        query = query.where(tuple_(*key) > key_bound(key, before))
+    postgresql = g.reader.get_bind().dialect.name == "postgresql"
+    seen = listed_items(g.partner_id, today, lateral=postgresql)
     size = args["page_size"]
+    query = ledger_page_query(
+        seen, _ledger_filters(seen, args, today), after=before, limit=size + 1
+    )
     read_in_index_order(g.reader)
-    items = seen_rows(g.reader, query.order_by(*key).limit(size + 1))
+    items = seen_rows(g.reader, query)
     more = len(items) > size
     last = items[size - 1] if more else None
     page = _page(
