@@ -255,3 +255,13 @@ def test_foreign_and_malformed_cursors_are_refused_naming_the_cursor(
     assert response.status_code == 422 and "page" in response.json()["errors"]
     assert get(base_url, audit, "/v1/ledger?page=1&page_size=3")["next"] == ledger
     assert message_count(hub) == stored
+
+
+def test_the_sdk_walks_a_list_by_its_cursors(
+    base_url: str, hub: Hub, partners: Partners, seeded: list[SendResult]
+) -> None:
+    audit = partners["audit"].client(base_url, hub.now)
+    items = list(audit.listed("/v1/ledger", page_size=PAGE))
+    assert len(items) == 40 == len({ledger_key(i) for i in items})
+    held = list(audit.listed("/v1/referrals", page_size=PAGE, state="pending_review"))
+    assert len(held) == 20 and {c["state"] for c in held} == {"pending_review"}
