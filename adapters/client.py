@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -194,6 +194,19 @@ class ExchangeClient:
             "POST", "/v1/inbox/acks", body={"acks": acks}
         ).json()["results"]
         return results
+
+    # -- lists ----------------------------------------------------------------------------
+    def listed(self, path: str, page_size: int = 100, **filters: str) -> Iterator[dict[str, Any]]:
+        """Every item of a cursor-paged list (``/v1/ledger``, ``/v1/referrals``), following
+        ``next`` page by page; ``filters`` as the list's query parameters.
+        """
+        params = {**filters, "page_size": str(page_size)}
+        while True:
+            page = self._request("GET", path, params=params).json()
+            yield from page["items"]
+            if page["next"] is None:
+                return
+            params["cursor"] = page["next"]
 
     # -- directory and trust --------------------------------------------------------------
     def partners(self) -> list[dict[str, Any]]:

@@ -277,10 +277,21 @@ class EvidenceSchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    """Page through a list."""
+    """Page through a list by cursor: ``next`` of one page is the ``cursor`` of the next."""
 
-    page = QueryInteger(load_default=1, minimum=1, maximum=MAX_PAGE)
+    cursor = fields.String(
+        validate=validate.Length(1, 1024),
+        metadata={"description": "`next` of the page before; absent: the first page"},
+    )
     page_size = QueryInteger(load_default=50, minimum=1, maximum=500)
+    total = fields.Boolean(
+        load_default=False,
+        metadata={"description": "`true`: also count the matches (a read of all of them)"},
+    )
+    # Before cursors: still refused beyond the first page, never silently the first again.
+    page = QueryInteger(
+        minimum=1, maximum=MAX_PAGE, metadata={"description": "deprecated: only 1; use `cursor`"}
+    )
 
 
 class ReferralQuerySchema(PageQuerySchema):
@@ -355,9 +366,11 @@ class ReferralPageSchema(Schema):
     """A page of referral cases."""
 
     items = fields.List(fields.Nested(ReferralCaseSchema))
-    page = fields.Integer()
+    next = fields.String(
+        allow_none=True, metadata={"description": "the cursor of the next page; null: the last"}
+    )
     page_size = fields.Integer()
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "only when asked with `total=true`"})
 
 
 class ReferralDetailSchema(Schema):
@@ -396,9 +409,11 @@ class LedgerPageSchema(Schema):
     """A page of ledger items."""
 
     items = fields.List(fields.Nested(LedgerItemSchema))
-    page = fields.Integer()
+    next = fields.String(
+        allow_none=True, metadata={"description": "the cursor of the next page; null: the last"}
+    )
     page_size = fields.Integer()
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "only when asked with `total=true`"})
 
 
 class LedgerItemDetailSchema(LedgerItemSchema):

@@ -175,6 +175,14 @@ class Delivery(Base):
 
     __table_args__ = (
         Index("ix_deliveries_inbox", "recipient", "cursor"),
+        # Partial: an un-acked pull (the mailbox) walks the backlog alone, not every acked row.
+        Index(
+            "ix_deliveries_unacked",
+            "recipient",
+            "cursor",
+            postgresql_where=text("cursor IS NOT NULL AND acked_at IS NULL"),
+            sqlite_where=text("cursor IS NOT NULL AND acked_at IS NULL"),
+        ),
         # Partial: only the pushes still to make, so the workers' claim reads a small index.
         Index(
             "ix_deliveries_outbox",
@@ -275,6 +283,9 @@ class ReferralCase(Base):
     __table_args__ = (
         Index("ix_referral_cases_sender_key", "sender", "referral_id"),
         Index("ix_referral_cases_recipient", "recipient"),
+        # The referral list's two halves, each in its order (newest first, read backwards).
+        Index("ix_referral_cases_sent", "sender", "sent_at", "message_id", "recipient"),
+        Index("ix_referral_cases_received", "recipient", "sent_at", "message_id"),
     )
 
 
@@ -338,6 +349,11 @@ class LedgerItem(LedgerState, Base):
     first_reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_message_id: Mapped[str] = mapped_column(String(64))
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    # The intake looks items up by owner = ANY(…) AND key = ANY(…): without statistics the
+    # planner probes the primary key by owner alone and filters every item of the sender;
+    # led by the key, this index answers the lookup from the keys themselves.
+    __table_args__ = (Index("ix_ledger_items_key", "ledger_item_id", "owner"),)
 
 
 class LedgerLine(LedgerState, Base):

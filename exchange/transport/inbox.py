@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
 from exchange.errors import ExchangeError, NotFound, SchemaInvalid, SignatureInvalid
 from exchange.store.models import Delivery
+from exchange.store.plans import read_in_index_order
 from exchange.supervision.hub_events import HubStep, apply_hub_steps
 from exchange.supervision.states import HubEvent
 from exchange.transparency.window import LogWindow, session_window
@@ -36,17 +37,8 @@ def pull(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Released messages for ``recipient`` after the cursor; first pulls are logged."""
-    query = (
-        select(Delivery)
-        .options(joinedload(Delivery.message))
-        .where(Delivery.recipient == recipient, Delivery.cursor.is_not(None))
-        .order_by(Delivery.cursor)
-        .limit(limit)
-    )
-    if after is not None:
-        query = query.where(Delivery.cursor > after)
-    if unacked:
-        query = query.where(Delivery.acked_at.is_(None))
+    query = inbox_query(recipient, after=after, limit=limit, unacked=unacked)
+    read_in_index_order(session)
     deliveries = list(session.scalars(query))
     first_pulls = [d for d in deliveries if d.delivered_at is None]
     if first_pulls:
@@ -94,6 +86,25 @@ def pull(
     ]
     next_cursor = deliveries[-1].cursor if len(deliveries) == limit else None
     return items, next_cursor
+
+
+def inbox_query(recipient: str, *, after: int | None, limit: int, unacked: bool) -> Select[Any]:
+    """The deliveries of one inbox page, in cursor order (the messages load by primary key
+    in a second query: a join could become a hash join over every message without
+    statistics).
+    """
+    query = (
+        select(Delivery)
+        .options(selectinload(Delivery.message))
+        .where(Delivery.recipient == recipient, Delivery.cursor.is_not(None))
+        .order_by(Delivery.cursor)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Delivery.cursor > after)
+    if unacked:
+        query = query.where(Delivery.acked_at.is_(None))
+    return query
 
 
 @dataclass(frozen=True)

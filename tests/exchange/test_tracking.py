@@ -301,8 +301,11 @@ def test_lists_filters_pages_and_timelines(
     today = beijing_today(hub.now())
     audit, discipline = partners["audit"], partners["discipline"]
 
-    page = get(base_url, audit, "/v1/ledger?page_size=15&page=3", hub)
-    assert (page["total"], len(page["items"]), page["page"]) == (40, 10, 3)
+    first = get(base_url, audit, "/v1/ledger?page_size=15&total=true", hub)
+    second = get(base_url, audit, f"/v1/ledger?page_size=15&cursor={first['next']}", hub)
+    third = get(base_url, audit, f"/v1/ledger?page_size=15&cursor={second['next']}", hub)
+    assert (first["total"], len(third["items"]), third["next"]) == (40, 10, None)
+    assert "total" not in third  # counted only when asked
     overdue = get(base_url, audit, "/v1/ledger?overdue=true&page_size=500", hub)
     late = [
         i
@@ -315,7 +318,7 @@ def test_lists_filters_pages_and_timelines(
     assert {i["ledger_item_id"] for i in closed["items"]} == {
         i.key for i in scenario.items if i.status == "closed"
     }
-    unit = get(base_url, audit, f"/v1/ledger?unit={examples.COMPANY_USCC}&page_size=500", hub)
+    unit = get(base_url, audit, f"/v1/ledger?unit={examples.COMPANY_USCC}&total=true", hub)
     assert unit["total"] == 8
 
     item = get(base_url, audit, "/v1/ledger/YL-SJ-ZG-T004", hub)
@@ -327,10 +330,10 @@ def test_lists_filters_pages_and_timelines(
     ]
     assert item["status"] == "closed" and item["overdue"] is False
 
-    listed = get(base_url, audit, "/v1/referrals?page_size=500", hub)
+    listed = get(base_url, audit, "/v1/referrals?page_size=500&total=true", hub)
     assert listed["total"] == 12
-    assert get(base_url, discipline, "/v1/referrals?page_size=500", hub)["total"] == 11
-    concluded = get(base_url, audit, "/v1/referrals?state=concluded", hub)
+    assert get(base_url, discipline, "/v1/referrals?total=true", hub)["total"] == 11
+    concluded = get(base_url, audit, "/v1/referrals?state=concluded&total=true", hub)
     assert concluded["total"] == 3
     late_referrals = get(base_url, audit, "/v1/referrals?overdue=true&page_size=500", hub)
     assert {c["referral_id"] for c in late_referrals["items"]} == {
@@ -369,10 +372,10 @@ def test_outsiders_see_nothing_and_bad_filters_name_the_field(
     line = examples.rectification_example(recipients=["discipline.yanliang"])
     audit.send(line)
     personnel = partners["personnel"]
-    assert get(base_url, personnel, "/v1/ledger", hub)["total"] == 0
-    assert get(base_url, personnel, "/v1/referrals", hub)["total"] == 0
-    assert get(base_url, partners["discipline"], "/v1/referrals", hub)["total"] == 0
-    assert get(base_url, partners["discipline"], "/v1/ledger", hub)["total"] == 1
+    assert get(base_url, personnel, "/v1/ledger?total=true", hub)["total"] == 0
+    assert get(base_url, personnel, "/v1/referrals?total=true", hub)["total"] == 0
+    assert get(base_url, partners["discipline"], "/v1/referrals?total=true", hub)["total"] == 0
+    assert get(base_url, partners["discipline"], "/v1/ledger?total=true", hub)["total"] == 1
     for path in (
         f"/v1/ledger/{line['payload']['ledger_item_id']}",
         f"/v1/referrals/{referral['payload']['referral_id']}",

@@ -10,7 +10,21 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Select, Table, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from exchange.errors import SchemaInvalid
 from exchange.store.models import LedgerItem, LedgerLine, ReferralCase, ShareUse, Transition
@@ -55,7 +69,24 @@ def _statement(model: ReadModel, dialect: str) -> Select[Any]:
     )
     if model.by_message:
         return select(table).where(or_(among(table.c.message_id, "ids", dialect), by_key))
+    if dialect == "postgresql":
+        return select(table).where(_pairs(model))
     return select(table).where(by_key)
+
+
+def _pairs(model: ReadModel) -> ColumnElement[bool]:
+    # (sender, key) IN (every sender × every key): without statistics PostgreSQL probes the
+    # primary key by the senders alone and filters every item of the sender by the keys;
+    # as pairs, each is one probe on both columns (the test_query_plans check).
+    senders, keys = (
+        func.unnest(cast_(bindparam(name), ARRAY(String)))
+        .table_valued("value")
+        .render_derived(name=name)
+        for name in ("senders", "keys")
+    )
+    every = select(senders.c.value, keys.c.value).select_from(senders.join(keys, true()))
+    columns = (model.table.c[model.sender_column], model.table.c[model.key_column])
+    return tuple_(*columns).in_(every)
 
 
 REFERRAL_CASES = ReadModel(CASES, "referral_id", "sender", by_message=True)
