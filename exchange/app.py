@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
@@ -16,6 +16,7 @@ from exchange.config import Config
 from exchange.errors import BadRequest, ExchangeError, Unavailable
 from exchange.hub import Hub
 from exchange.metrics import count_request
+from exchange.store.db import store_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError) -> Response:
-        if not error.connection_invalidated and not isinstance(error, OperationalError):
+        if not store_unavailable(error):
             return _unexpected(error)
         log.warning("database unavailable: %s", error.__class__.__name__)
         return problem_response(Unavailable("The store is unavailable; retry."))

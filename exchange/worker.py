@@ -1,6 +1,7 @@
 """The hub's scheduled jobs, round after round: a checkpoint at least every 60 s while the log
 grows, the hub notices that are due, then the webhook pushes that are due. Several workers
-may run at once: they share the outbox without waiting for each other.
+may run at once: they share the outbox without waiting for each other. The store going away
+stops no worker: it says so once, tries again every interval, and goes on when it answers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from collections.abc import Callable
 
 from sqlalchemy.exc import DBAPIError
 
+from exchange.errors import Unavailable
 from exchange.hub import Hub
+from exchange.store.db import store_unavailable
 from exchange.transparency.checkpoints import checkpoint_due
 from exchange.transparency.log import format_time
 from exchange.transparency.window import sign_checkpoint
@@ -29,16 +32,39 @@ class Worker:
         self.dispatcher = Dispatcher(hub.sessions, hub.trust, WebhookSender(), batch_size=batch)
         self.stopping = threading.Event()
         self._say, self._complain = say, complain
+        self._unavailable = False
 
     def run(self, *, once: bool, interval: float) -> None:
         """Round after round, ``interval`` seconds apart while idle; one round with ``once``."""
         try:
             while True:
-                busy = self.round(push_for=max(interval, 10.0))
+                busy = self._round_unless_unavailable(push_for=max(interval, 10.0))
                 if once or self.stopping.is_set() or (not busy and self.stopping.wait(interval)):
                     return
         finally:
             self.dispatcher.sender.close()
+
+    def _round_unless_unavailable(self, *, push_for: float) -> bool:
+        """A round; while the store does not answer, one line when it goes and when it is
+        back, and no round (its jobs are all due again next time: nothing is lost).
+        """
+        try:
+            busy = self.round(push_for=push_for)
+        except Exception as failure:
+            if not (isinstance(failure, Unavailable) or store_unavailable(failure)):
+                raise
+            if not self._unavailable:
+                reason = getattr(failure, "orig", None) or failure
+                self._complain(
+                    f"{format_time(self.hub.now())} store unavailable "
+                    f"({type(reason).__name__}): retrying every round"
+                )
+            self._unavailable = True
+            return False
+        if self._unavailable:
+            self._say(f"{format_time(self.hub.now())} store available again")
+            self._unavailable = False
+        return busy
 
     def round(self, *, push_for: float) -> bool:
         """One round of every job; whether more pushes may be due at once."""

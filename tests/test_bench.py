@@ -55,3 +55,11 @@ def test_the_delivery_benchmark_runs(tmp_path: Path) -> None:
     )
     assert "20 messages × 3 webhook recipients per run" in out
     assert "| 1 | 60 | 60 (0) |" in out  # every delivery made, none twice
+
+
+def test_the_soak_runs(tmp_path: Path) -> None:
+    out = bench(tmp_path, "soak.py", "--seconds", "20", "--warmup", "5", "--database", "sqlite")
+    assert "| 1 |" in out  # the first minute's throughput and latency
+    assert "| gunicorn worker 1 |" in out and "| exchange worker 2 |" in out
+    assert "FAILED" not in out and "- ok: log verify: ok:" in out
+    assert "- ok: pushes received:" in out and "(repeats 0)" in out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from exchange import metrics
 from exchange.errors import NotSetUp, Unavailable
 from exchange.hub import current_hub
+from exchange.store.db import sqlite_file
 
 blp = Blueprint("health", __name__)
 
@@ -26,10 +29,26 @@ def readyz() -> Response:
         raise NotSetUp(f"Not set up: {', '.join(missing)} missing; run `exchange init`.")
     try:
         with current_hub().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            read_only = _read_only(connection)
     except Exception:
         raise Unavailable("The database does not answer.") from None
+    if read_only:
+        # Ready means ready to take messages: a hub that can only read is not.
+        raise Unavailable("The database is read-only.")
     return jsonify(status="ready")
+
+
+def _read_only(connection: Connection) -> bool:
+    """Whether the store refuses writes: PostgreSQL in a read-only transaction (a standby, or
+    ``default_transaction_read_only``), or an SQLite file or directory that cannot be written.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("SELECT 1"))
+        database = sqlite_file(str(connection.engine.url))
+        return database is not None and not (
+            os.access(database, os.W_OK) and os.access(database.parent, os.W_OK)
+        )
+    return connection.execute(text("SHOW transaction_read_only")).scalar() == "on"
 
 
 @blp.get("/metrics")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,6 +55,38 @@ def _tune_sqlite(engine: Engine, *, begin: str) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
+
+
+# SQLSTATEs that say the database cannot take the work now, not that the work is wrong: a
+# read-only transaction (a standby, or ``default_transaction_read_only``), and class 53,
+# insufficient resources (disk full, out of memory, too many connections). PostgreSQL
+# Appendix A.
+_UNAVAILABLE_STATES = ("25006", "53")
+
+
+def store_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the store cannot be reached or written now (retry later):
+    a lost or refused connection, a database shut down, read-only or out of space.
+    """
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated or isinstance(error, OperationalError):
+            return True
+        return _driver_unavailable(error.orig)  # the driver's own error, by its SQLSTATE
+    return _driver_unavailable(error)
+
+
+def _driver_unavailable(error: BaseException | None) -> bool:
+    if isinstance(error, sqlite3.OperationalError):
+        return True
+    try:  # psycopg is the `postgres` extra: a SQLite hub may not have it
+        import psycopg
+    except ImportError:
+        return False
+    if isinstance(error, psycopg.OperationalError):
+        return True
+    return isinstance(error, psycopg.Error) and (error.sqlstate or "").startswith(
+        _UNAVAILABLE_STATES
+    )
 
 
 def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:

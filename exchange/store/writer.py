@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Engine, Executable, Table, any_, bindparam
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.errors import Unavailable
+from exchange.store.db import store_unavailable
 from exchange.store.models import Base
 
 # Parents before children: the order every flush inserts in.
@@ -173,6 +174,13 @@ class Pipeline:
         except psycopg.OperationalError as lost:
             pooled.invalidate(lost)
             raise Unavailable("The store is unavailable; retry.") from None
+        except psycopg.Error as refused:
+            # Read-only, or out of space: nothing was written, and a retry later may succeed.
+            if not connection.closed:
+                connection.rollback()
+            if store_unavailable(refused):
+                raise Unavailable("The store cannot be written now; retry.") from None
+            raise
         except BaseException:
             if not connection.closed:
                 connection.rollback()
