@@ -1,6 +1,7 @@
 """The partner edge: the client SDK, body adapters and the partner agent."""
 
 from adapters.audit import AuditAdapter
+from adapters.authority import AuthorityAdapter
 from adapters.base import Adapter, BaseAdapter
 from adapters.client import Checkpoint, ExchangeClient, InboxItem, InboxPage, SendResult
 from adapters.codecs import (
@@ -25,6 +26,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Adapter",
     "AuditAdapter",
+    "AuthorityAdapter",
     "BaseAdapter",
     "Cadre",
     "Checkpoint",

@@ -22,7 +22,16 @@ from adapters.codecs import (
     Wan,
     YesNo,
 )
-from adapters.compound import AttachmentCodec, Lines, Part, Parts, milestone_codec, person_codec
+from adapters.compound import (
+    AttachmentCodec,
+    LedgerColumns,
+    Lines,
+    Part,
+    Parts,
+    milestone_codec,
+    person_codec,
+    version1_ledger_fields,
+)
 from adapters.files import NativeFile, native_file, suffix_of
 from adapters.specs import Field, NativeRecord, RecordSpec
 from schemas import (
@@ -124,6 +133,14 @@ class AuditAdapter(BaseAdapter):
                 Field("认定日期", "payload.verification.at", CnDate()),
                 Field("认定意见", "payload.verification.opinion"),
                 Field("重新整改原因", "payload.reopen_reason"),
+                *version1_ledger_fields(
+                    LedgerColumns(
+                        project="审计项目名称",
+                        category="问题类别",
+                        co_units="共同整改责任单位",
+                        referral="关联移送编号",
+                    )
+                ),
             ),
         )
 

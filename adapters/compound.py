@@ -11,7 +11,20 @@ from typing import Any, Final
 
 from typing_extensions import override
 
-from adapters.codecs import CnDate, Codec, Count, IdNumber, NativeValueError, Text, is_blank
+from adapters.codecs import (
+    CnDate,
+    Codec,
+    Count,
+    IdNumber,
+    Label,
+    NativeValueError,
+    Text,
+    UsccCode,
+    Wan,
+    is_blank,
+)
+from adapters.specs import Field
+from schemas import AMOUNT_CATEGORIES, SUPERVISION_KINDS
 
 PART_SEPARATOR: Final = "｜"
 """Separates the parts of one item in a cell: ``第一阶段｜退还津贴｜2025年6月30日``."""
@@ -138,6 +151,37 @@ def milestone_codec() -> Parts:
     )
 
 
+def amounts_codec() -> Lines:
+    """按口径金额, one category a line: ``口径｜金额（万元）`` (``追回(收回)资金｜21.5``)."""
+    return Lines(
+        Parts(
+            Part("口径", "category", Label(AMOUNT_CATEGORIES), required=True),
+            Part("金额（万元）", "amount", Wan(), required=True),
+        )
+    )
+
+
+def units_codec() -> Lines:
+    """共同整改责任单位, one unit a line: ``单位名称｜统一社会信用代码``."""
+    return Lines(
+        Parts(
+            Part("单位名称", "name", required=True),
+            Part("统一社会信用代码", "uscc", UsccCode(), required=True),
+        )
+    )
+
+
+def supervision_codec() -> Lines:
+    """督促情况, one act a line: ``方式｜日期｜督促单位`` (``催办函｜2025年5月10日｜区审计局``)."""
+    return Lines(
+        Parts(
+            Part("方式", "kind", Label(SUPERVISION_KINDS), required=True),
+            Part("日期", "date", CnDate(), required=True),
+            Part("督促单位", "by"),
+        )
+    )
+
+
 def person_codec() -> Parts:
     """涉及人员 ``姓名｜职务｜公民身份号码｜干部管理权限``."""
     return Parts(
@@ -168,3 +212,27 @@ MEDIA_TYPES: Final = {
 def media_type_of(name: str) -> str:
     """The media type a file name implies (``.pdf`` → ``application/pdf``), else octet-stream."""
     return MEDIA_TYPES.get(Path(name).suffix.lower().lstrip("."), "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class LedgerColumns:
+    """What one body calls the Version 1 columns of its ledger (DOMAIN.md, Version 1 additions)."""
+
+    project: str
+    category: str
+    co_units: str
+    referral: str
+
+
+def version1_ledger_fields(columns: LedgerColumns) -> tuple[Field, ...]:
+    """The Version 1 columns of a ledger export; an empty cell is absent (omitted: unchanged)."""
+    return (
+        Field("状态日期", "payload.status_date", CnDate()),
+        Field("问题所属年度", "payload.source_year", Count()),
+        Field(columns.project, "payload.source_project"),
+        Field(columns.category, "payload.problem_category"),
+        Field(columns.co_units, "payload.co_responsible_units", units_codec()),
+        Field(columns.referral, "payload.referral_id"),
+        Field("按口径金额", "payload.amounts", amounts_codec()),
+        Field("督促情况", "payload.supervision", supervision_codec()),
+    )

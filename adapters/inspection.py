@@ -23,7 +23,14 @@ from adapters.codecs import (
     Wan,
     YesNo,
 )
-from adapters.compound import AttachmentCodec, Lines, milestone_codec, person_codec
+from adapters.compound import (
+    AttachmentCodec,
+    LedgerColumns,
+    Lines,
+    milestone_codec,
+    person_codec,
+    version1_ledger_fields,
+)
 from adapters.files import NativeFile
 from adapters.specs import Field, NativeRecord, RecordSpec, get_path, put_path
 from schemas import ISSUE_CATEGORIES, RECTIFICATION_CLASSES, RECTIFICATION_STATUSES
@@ -102,6 +109,14 @@ class InspectionAdapter(BaseAdapter):
                 Field("验收日期", "payload.verification.at", CnDate()),
                 Field("验收意见", "payload.verification.opinion"),
                 Field("重新整改原因", "payload.reopen_reason"),
+                *version1_ledger_fields(
+                    LedgerColumns(
+                        project="巡察项目名称",
+                        category="问题大类",
+                        co_units="共同整改单位",
+                        referral="关联移交编号",
+                    )
+                ),
             ),
         )
 

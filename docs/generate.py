@@ -59,6 +59,7 @@ from schemas.fields import (
     PartnerId,
     Sha256,
     Unique,
+    Year,
 )
 
 DOCS: Final = Path(__file__).resolve().parent
@@ -209,6 +210,8 @@ def field_type(field: fields.Field[Any], page: str = "") -> str:
     if isinstance(field, Count):
         high = max(v.max for v in field.validators if isinstance(v, validate.Range))
         return "integer ≥ 0 (I-JSON range)" if high == MAX_SAFE_INTEGER else f"integer 0..{high:,}"
+    if isinstance(field, Year):
+        return f"year {Year.FIRST}..{Year.LAST} (integer)"
     if isinstance(field, BusinessKey):
         return "business key: text 1..128, no spaces, nothing invisible"
     if isinstance(field, Text):

@@ -52,13 +52,24 @@ def create_app(config: Config | None = None) -> Flask:
         app, spec_kwargs={"info": {"description": _API_DESCRIPTION + "\n\n" + problems_table()}}
     )
     app.extensions["exchange_api"] = api
-    from exchange.api import directory, docs, health, inbox, log, messages, reports, tracking
+    from exchange.api import (
+        directory,
+        docs,
+        figures,
+        health,
+        inbox,
+        log,
+        messages,
+        reports,
+        tracking,
+    )
 
     for blueprint in (
         messages.blp,
         inbox.blp,
         log.blp,
         tracking.blp,
+        figures.blp,
         reports.blp,
         directory.blp,
     ):

@@ -173,7 +173,7 @@ def _summary(hub: Hub, home: Path) -> dict[str, Any]:
     return {
         "home": str(home),
         "messages": by_type,
-        "referral_states": figures["referrals"]["by_state"],
+        "referral_states": _states(figures["referrals"]),
         "ledger_items": rectification["total"],
         "rectification_rate": rectification["rectification_rate"],
         "overdue_items": rectification["overdue"],
@@ -324,3 +324,12 @@ def _environ() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def _states(referrals: dict[str, Any]) -> dict[str, int]:
+    # Released cases by state, and those rejected in review beside them (Version 1 figures
+    # count them apart).
+    states = dict(referrals["by_state"])
+    if referrals["rejected"]:
+        states["rejected"] = referrals["rejected"]
+    return dict(sorted(states.items()))

@@ -12,6 +12,7 @@ from schemas.classified import (
     find_classified,
 )
 from schemas.clue import (
+    AUTHORITY_DISPOSITIONS,
     DISPOSITIONS,
     FEEDBACK_STAGES,
     ISSUE_CATEGORIES,
@@ -52,10 +53,12 @@ from schemas.identity import (
 )
 from schemas.notice import NOTICE_KINDS, NoticeSchema
 from schemas.rectification import (
+    AMOUNT_CATEGORIES,
     RECTIFICATION_CLASSES,
     RECTIFICATION_SOURCES,
     RECTIFICATION_STATUSES,
     RECTIFICATION_TRANSITIONS,
+    SUPERVISION_KINDS,
     RectificationSchema,
 )
 from schemas.registry import (
@@ -71,6 +74,7 @@ from schemas.result import (
     DECISION_KINDS,
     FINDING_HANDLINGS,
     INTENDED_USES,
+    PLAN_KINDS,
     RESPONSIBILITIES,
     SHARE_TYPES,
     ResultFeedbackSchema,
@@ -79,8 +83,10 @@ from schemas.result import (
 
 __all__ = [
     "ALL_MESSAGE_TYPES",
+    "AMOUNT_CATEGORIES",
     "AMOUNT_RE",
     "AUDIT_TIMINGS",
+    "AUTHORITY_DISPOSITIONS",
     "BODIES",
     "CLASSIFICATIONS",
     "CLASSIFIED_LEVELS",
@@ -99,6 +105,7 @@ __all__ = [
     "NOTICE_KINDS",
     "OUTCOMES",
     "PARTNER_ID_RE",
+    "PLAN_KINDS",
     "RECTIFICATION_CLASSES",
     "RECTIFICATION_SOURCES",
     "RECTIFICATION_STATUSES",
@@ -108,6 +115,7 @@ __all__ = [
     "SHARE_TYPES",
     "SOURCE_KINDS",
     "STATE_SECRET_MARKERS",
+    "SUPERVISION_KINDS",
     "Amount",
     "AttachmentSchema",
     "Choice",

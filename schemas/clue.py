@@ -61,8 +61,19 @@ DISPOSITIONS: Final = {
     "shelved": "暂存待查",
     "closed_no_action": "予以了结",
     "filed_investigation": "立案审查调查",
+    "investigation": "调查核查",
+    "case_filed": "立案",
+    "penalty": "处理处罚",
+    "accountability": "追责问责",
+    "not_filed": "不立案",
+    "transferred": "转交办理",
 }
-"""处置方式 how the receiving body disposes of a clue."""
+"""处置方式 how the receiving body disposes of a clue (the last six: a competent authority's)."""
+
+AUTHORITY_DISPOSITIONS: Final = frozenset(
+    {"investigation", "case_filed", "penalty", "accountability", "not_filed", "transferred"}
+)
+"""The dispositions of a competent authority 行政主管部门; the others are the other bodies'."""
 
 OUTCOMES: Final = {
     "party_discipline": "党纪处分",
@@ -229,6 +240,11 @@ class ClueFeedbackSchema(PayloadSchema):
                         "reason",
                         stage in ("returned", "transferred"),
                         "Required when stage is returned or transferred.",
+                    ),
+                    (
+                        "reason",
+                        data.get("disposition") == "not_filed",
+                        "Required when disposition is not_filed.",
                     ),
                 ],
             )

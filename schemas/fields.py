@@ -278,6 +278,22 @@ class Count(fields.Integer):
         )
 
 
+class Year(fields.Integer):
+    """A calendar year given as a JSON integer, 1949..2100 (问题所属年度)."""
+
+    FIRST: Final = 1949
+    LAST: Final = 2100
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            strict=True,
+            validate=validate.Range(
+                min=self.FIRST, max=self.LAST, error="Must be a year from {min} to {max}."
+            ),
+            **kwargs,
+        )
+
+
 class Flag(fields.Boolean):
     """A JSON `true` or `false`, nothing else (no 1, no "yes")."""
 

@@ -1,4 +1,4 @@
-"""Partner ids, key ids and the four bodies (PROTOCOL.md §1)."""
+"""Partner ids, key ids and the five bodies (PROTOCOL.md §1; DOMAIN.md, Version 1 additions)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ BODIES: Final[dict[str, str]] = {
     "discipline": "纪检监察机关",
     "inspection": "巡视巡察机构",
     "personnel": "组织人事部门",
+    "authority": "行政主管部门",
 }
 """Body id → Chinese label; the first segment of every partner id."""
 
@@ -17,12 +18,12 @@ HUB_PARTNER_ID: Final = "hub"
 """The partner id under which the hub signs its own receipts and notices."""
 
 PARTNER_ID_RE: Final = re.compile(
-    r"\A(?:audit|discipline|inspection|personnel)\.[a-z0-9][a-z0-9-]{0,62}\Z"
+    r"\A(?:audit|discipline|inspection|personnel|authority)\.[a-z0-9][a-z0-9-]{0,62}\Z"
 )
 """A partner's id: body, dot, lower-case name (`audit.yanliang`)."""
 
 KID_RE: Final = re.compile(
-    r"\A(?P<partner>(?:audit|discipline|inspection|personnel)\.[a-z0-9][a-z0-9-]{0,62}|hub)"
+    r"\A(?P<partner>(?:audit|discipline|inspection|personnel|authority)\.[a-z0-9][a-z0-9-]{0,62}|hub)"
     r"#(?P<label>[A-Za-z0-9._-]{1,64})\Z"
 )
 """A key id: `<partner id>#<label>`, the hub's own keys as `hub#<label>`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from marshmallow import fields, validates_schema
+from marshmallow import ValidationError, fields, validates_schema
 
 from schemas.common import (
     ATTACHMENTS_MAX,
@@ -24,6 +24,8 @@ from schemas.fields import (
     Count,
     IsoDate,
     Text,
+    Unique,
+    Year,
     validate_length,
 )
 
@@ -69,6 +71,63 @@ EVIDENCE_REQUIRED: Final = frozenset({"submitted", "completed"})
 
 VERIFICATION_REQUIRED: Final = frozenset({"completed", "ongoing", "not_rectified", "closed"})
 """Statuses whose message must carry the verification (认定) of the rectification."""
+
+
+AMOUNT_CATEGORIES: Final = {
+    "violation": "违规问题金额",
+    "irregular": "管理不规范问题金额",
+    "revenue_increase_saving": "增收节支",
+    "recovered": "追回(收回)资金",
+    "loss_avoided": "挽回(避免)损失",
+    "investment_reduced": "审减(核减)投资额",
+    "funds_disbursed": "促进资金拨付到位",
+    "funds_revitalised": "盘活存量资金",
+    "remitted_to_treasury": "上缴财政",
+    "returned_to_source": "归还原资金渠道",
+}
+"""审计统计口径: the categories money is counted by (DOMAIN.md, Version 1 additions)."""
+
+SUPERVISION_KINDS: Final = {
+    "urge_letter": "催办函",
+    "interview": "约谈",
+    "on_site_check": "实地核查",
+    "joint_review": "联合回头看",
+    "npc_inspection": "人大督查",
+}
+"""督促 how a ledger owner (or another body) pressed a responsible unit to rectify."""
+
+
+class CategoryAmountSchema(StrictSchema):
+    """按口径金额 an amount in one audit-statistics category."""
+
+    category = Choice(
+        AMOUNT_CATEGORIES, required=True, metadata={"description": "金额口径 category"}
+    )
+    amount = Amount(required=True, metadata={"description": "金额(元) amount, yuan"})
+
+
+def amounts_field(description: str) -> fields.List[Any]:
+    """``amounts[]``: one amount per category (a later line replaces per category)."""
+    return fields.List(
+        fields.Nested(CategoryAmountSchema),
+        validate=[validate_length(0, len(AMOUNT_CATEGORIES)), _one_per_category],
+        metadata={"description": description},
+    )
+
+
+def _one_per_category(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    categories = [amount.get("category") for amount in value]
+    if len(categories) != len(set(categories)):
+        raise ValidationError("Must not give one category twice.")
+    return value
+
+
+class SupervisionActSchema(StrictSchema):
+    """督促 one act of pressing for rectification: a letter, an interview, a check."""
+
+    kind = Choice(SUPERVISION_KINDS, required=True, metadata={"description": "督促方式 kind"})
+    date = IsoDate(required=True, metadata={"description": "日期 date"})
+    by = Text(max_length=200, metadata={"description": "督促单位 by whom"})
 
 
 class MilestoneSchema(StrictSchema):
@@ -158,6 +217,36 @@ class RectificationSchema(PayloadSchema):
         max_length=2_000,
         multiline=True,
         metadata={"description": "重新打开原因 reopen reason (required for closed → pending)"},
+    )
+    status_date = IsoDate(
+        metadata={
+            "description": "状态日期 the day the status held from "
+            "(default: the Beijing date of sent_at)"
+        }
+    )
+    source_year = Year(
+        metadata={
+            "description": "问题所属年度 year of the problem "
+            "(default: the 〔YYYY〕 of source_doc_number)"
+        },
+    )
+    source_project = Text(
+        max_length=200, metadata={"description": "审计(巡察)项目名称 audit or inspection project"}
+    )
+    problem_category = Text(max_length=100, metadata={"description": "问题类别 problem category"})
+    co_responsible_units = fields.List(
+        fields.Nested(UnitSchema),
+        validate=[validate_length(0, 50), Unique()],
+        metadata={"description": "共同整改责任单位 co-responsible units"},
+    )
+    referral_id = BusinessKey(
+        metadata={"description": "移送编号 the owner's referral this item follows up"}
+    )
+    amounts = amounts_field("按口径金额 amounts by category (审计统计口径)")
+    supervision = fields.List(
+        fields.Nested(SupervisionActSchema),
+        validate=validate_length(0, 200),
+        metadata={"description": "督促情况 supervision acts (催办、约谈…)"},
     )
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)

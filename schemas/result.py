@@ -10,6 +10,7 @@ from schemas.common import (
     ATTACHMENTS_MAX,
     AttachmentSchema,
     PayloadSchema,
+    PeriodSchema,
     StrictSchema,
     UnitSchema,
     raise_if,
@@ -21,12 +22,14 @@ from schemas.fields import (
     BusinessKey,
     Choice,
     Count,
+    Flag,
     IdNumber,
     IsoDate,
     Text,
     Unique,
     validate_length,
 )
+from schemas.rectification import amounts_field
 
 SHARE_TYPES: Final = {
     "econ_resp_result": "经济责任审计结果报告",
@@ -38,6 +41,9 @@ SHARE_TYPES: Final = {
     "annual_plan": "年度审计/巡察计划",
     "rectification_report": "整改情况报告",
     "disciplinary_outcome": "处分决定",
+    "assist_audit_letter": "协助审计实施函",
+    "assist_rectify_letter": "协助审计整改函",
+    "rectify_urge_notice": "审计整改督促告知函",
 }
 """成果类型 kind of result shared."""
 
@@ -69,6 +75,13 @@ INTENDED_USES: Final = {
     "audit_planning": "审计立项",
 }
 """运用方式 what a shared result is meant to be used for."""
+
+PLAN_KINDS: Final = {
+    "audit": "审计",
+    "econ_resp_audit": "经济责任审计",
+    "inspection": "巡察",
+}
+"""What kind of project an annual plan's item is."""
 
 DECISION_KINDS: Final = {
     "admonition": "诫勉",
@@ -117,6 +130,7 @@ class FindingSchema(StrictSchema):
     referral_id = BusinessKey(
         metadata={"description": "移送编号 referral id (required when handling is referred)"}
     )
+    amounts = amounts_field("按口径金额 amounts by category (审计统计口径)")
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _referral_given(self, data: dict[str, Any], original_data: Any, **kwargs: Any) -> None:
@@ -134,6 +148,16 @@ class FindingSchema(StrictSchema):
         )
 
 
+class PlanItemSchema(StrictSchema):
+    """计划项目 one project of an annual audit or inspection plan."""
+
+    project = Text(max_length=200, required=True, metadata={"description": "项目名称 project"})
+    unit = fields.Nested(UnitSchema, metadata={"description": "被审计(巡察)单位 unit concerned"})
+    kind = Choice(PLAN_KINDS, required=True, metadata={"description": "项目类型 kind"})
+    period = fields.Nested(PeriodSchema, metadata={"description": "实施期间 period"})
+    joint = Flag(metadata={"description": "巡审联动 run jointly with an inspection or audit"})
+
+
 class ShareSchema(PayloadSchema):
     """result.share.v1 成果共享: an audit or inspection result shared for use by another body."""
 
@@ -145,7 +169,11 @@ class ShareSchema(PayloadSchema):
     title = Text(max_length=200, metadata={"description": "标题 title"})
     doc_number = Text(max_length=64, metadata={"description": "文号 document number"})
     subject_unit = fields.Nested(
-        UnitSchema, required=True, metadata={"description": "被审计(巡察)单位 unit concerned"}
+        UnitSchema,
+        metadata={
+            "description": "被审计(巡察)单位 unit concerned "
+            "(required, but for an annual_plan with plan_items)"
+        },
     )
     subject_official = fields.Nested(
         OfficialSchema,
@@ -176,19 +204,42 @@ class ShareSchema(PayloadSchema):
         validate=validate_length(0, ATTACHMENTS_MAX),
         metadata={"description": "附件 attachments"},
     )
+    ledger_item_ids = fields.List(
+        BusinessKey(),
+        validate=[validate_length(0, 500), Unique()],
+        metadata={"description": "涉及台账编号 ledger items a letter or notice concerns"},
+    )
+    plan_items = fields.List(
+        fields.Nested(PlanItemSchema),
+        validate=validate_length(0, 2_000),
+        metadata={"description": "计划项目 projects of an annual_plan"},
+    )
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _econ_resp_requirements(
         self, data: dict[str, Any], original_data: Any, **kwargs: Any
     ) -> None:
-        econ_resp = data.get("share_type") == "econ_resp_result"
+        share_type = data.get("share_type")
+        econ_resp = share_type == "econ_resp_result"
         message = "Required when share_type is econ_resp_result."
+        given = original_data if isinstance(original_data, dict) else {}
+        plan = share_type == "annual_plan" and bool(given.get("plan_items"))
         raise_if(
             requirement_errors(
                 original_data,
-                [("subject_official", econ_resp, message), ("audit_timing", econ_resp, message)],
+                [
+                    ("subject_official", econ_resp, message),
+                    ("audit_timing", econ_resp, message),
+                    (
+                        "subject_unit",
+                        not plan,
+                        "Required, but for an annual_plan that carries plan_items.",
+                    ),
+                ],
             )
         )
+        if given.get("plan_items") and share_type not in (None, "annual_plan"):
+            raise ValidationError("Only an annual_plan carries plan_items.", "plan_items")
 
 
 class DecisionSchema(StrictSchema):

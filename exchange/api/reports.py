@@ -11,10 +11,9 @@ from flask import Response, g
 from flask_smorest import Blueprint
 
 from exchange.api.auth import authenticate_partner
+from exchange.api.figures import period_of
 from exchange.api.schemas import StatsQuerySchema
-from exchange.errors import SchemaInvalid
 from exchange.hub import current_hub
-from exchange.supervision.figures import Period
 from exchange.supervision.reports import CSV_MEDIA_TYPE, REPORTS, XLSX_MEDIA_TYPE, Report
 
 blp = Blueprint(
@@ -36,9 +35,7 @@ def content_disposition(report: Report, extension: str) -> str:
 
 
 def _download(kind: str, extension: str, args: dict[str, Any]) -> Response:
-    period = Period(args.get("from_"), args.get("to"))
-    if period.start and period.end and period.start > period.end:
-        raise SchemaInvalid(errors={"from": ["Must not be after `to`."]})
+    period = period_of(args)
     the_hub = current_hub()
     report = REPORTS[kind](g.reader, the_hub.trust, g.partner_id, period, the_hub.now())
     response = Response(report.render(extension), content_type=_MEDIA_TYPES[extension])

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 from exchange.api.examples import give_api_examples
 from schemas.clue import REFERRAL_STATES
 from schemas.rectification import RECTIFICATION_SOURCES, RECTIFICATION_STATUSES
+from schemas.result import SHARE_TYPES
 
 MAX_LOG_INDEX: Final = 2**53 - 1
 """The largest log index or tree size a request may name (the I-JSON integer range)."""
@@ -322,11 +323,75 @@ class SubjectQuerySchema(Schema):
 
 class StatsQuerySchema(Schema):
     """The period (Beijing dates, both included): referrals by the day sent, ledger items by the
-    day first reported.
+    day first reported; the cut-off ``as_of`` (default today) and one report's scope.
     """
 
     from_ = fields.Date(data_key="from")
     to = fields.Date()
+    as_of = fields.Date(
+        metadata={"description": "截至日期: states as of this Beijing day, overdue against it"}
+    )
+    owner = fields.String(validate=validate.Length(1, 80), metadata={"description": "ledger owner"})
+    source = fields.String(validate=validate.OneOf(sorted(RECTIFICATION_SOURCES)))
+    source_doc_number = fields.String(
+        validate=validate.Length(1, 100), metadata={"description": "来源文书文号"}
+    )
+    source_year = QueryInteger(minimum=1949, maximum=2100, metadata={"description": "问题所属年度"})
+    source_project = fields.String(
+        validate=validate.Length(1, 200), metadata={"description": "审计(巡察)项目名称"}
+    )
+    unit = fields.String(
+        validate=validate.Length(1, 200),
+        metadata={"description": "整改责任单位 or 共同整改责任单位: its name or USCC"},
+    )
+    problem_category = fields.String(
+        validate=validate.Length(1, 100), metadata={"description": "问题类别"}
+    )
+
+
+class ShareQuerySchema(PageQuerySchema):
+    """Filters of the shared results."""
+
+    share_type = fields.String(validate=validate.OneOf(sorted(SHARE_TYPES)))
+    state = fields.String(validate=validate.OneOf(["released", "used"]))
+
+
+class ShareUseSchema(Schema):
+    """One recipient's use of a shared result."""
+
+    share_id = fields.String()
+    message_id = fields.String()
+    from_ = fields.String(data_key="from", attribute="from")
+    recipient = fields.String()
+    share_type = fields.String(metadata={"enum": sorted(SHARE_TYPES)})
+    audit_timing = fields.String(allow_none=True)
+    state = fields.String()
+    sent_at = fields.String()
+    used_for = fields.List(fields.String())
+    decisions = fields.Dict(keys=fields.String(), values=fields.Integer())
+    used_on = fields.String(allow_none=True)
+    feedbacks = fields.Integer()
+    plan_projects = fields.Integer()
+    plan_joint_projects = fields.Integer()
+
+
+class SharePageSchema(Schema):
+    """A page of share uses."""
+
+    items = fields.List(fields.Nested(ShareUseSchema))
+    page = fields.Integer()
+    page_size = fields.Integer()
+    total = fields.Integer()
+
+
+class ShareDetailSchema(Schema):
+    """A shared result, each visible recipient's use and its timeline."""
+
+    share_id = fields.String()
+    from_ = fields.String(data_key="from", attribute="from")
+    message_id = fields.String()
+    uses = fields.List(fields.Nested(ShareUseSchema))
+    timeline = fields.List(fields.Dict())
 
 
 class ReferralCaseSchema(Schema):
@@ -428,8 +493,12 @@ class StatsSchema(Schema):
     from_ = fields.String(data_key="from", attribute="from", allow_none=True)
     to = fields.String(allow_none=True)
     as_of = fields.String()
+    filters = fields.Dict(metadata={"description": "the filters given"})
     referrals = fields.Dict()
     rectification = fields.Dict()
+    accountability = fields.Dict(metadata={"description": "追责问责 persons, counted once"})
+    shares = fields.Dict()
+    plans = fields.Dict()
 
 
 def _schemas_here() -> list[type[Schema]]:

@@ -1,5 +1,5 @@
-"""Lifecycles for partners: referrals, the rectification ledger and the figures — each answering
-only with what the caller sent or received.
+"""Lifecycles for partners: referrals and the rectification ledger — each answering only with
+what the caller sent or received (the figures are ``exchange.api.figures``).
 """
 
 from __future__ import annotations
@@ -20,16 +20,13 @@ from exchange.api.schemas import (
     ReferralDetailSchema,
     ReferralPageSchema,
     ReferralQuerySchema,
-    StatsQuerySchema,
-    StatsSchema,
     SubjectQuerySchema,
 )
-from exchange.errors import BadRequest, NotFound, SchemaInvalid
+from exchange.errors import BadRequest, NotFound
 from exchange.hub import current_hub
 from exchange.store.models import ReferralCase
 from exchange.store.plans import read_in_index_order
 from exchange.supervision.days import china_today
-from exchange.supervision.figures import Period, stats
 from exchange.supervision.overdue import ledger_overdue, referral_overdue
 from exchange.supervision.reads import (
     REFERRAL_ORDER,
@@ -193,14 +190,3 @@ def ledger_item(args: dict[str, Any], ledger_item_id: str) -> Any:
         **item_view(item),
         "timeline": ledger_timeline(g.reader, g.partner_id, item.owner, ledger_item_id),
     }
-
-
-@blp.route("/stats", methods=["GET"])
-@blp.arguments(StatsQuerySchema, location="query")
-@blp.response(200, StatsSchema)
-def figures(args: dict[str, Any]) -> Any:
-    """Referral and rectification figures over what the caller sent or received."""
-    period = Period(args.get("from_"), args.get("to"))
-    if period.start and period.end and period.start > period.end:
-        raise SchemaInvalid(errors={"from": ["Must not be after `to`."]})
-    return stats(g.reader, g.partner_id, period, current_hub().now())

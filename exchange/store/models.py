@@ -279,6 +279,9 @@ class ReferralCase(Base):
     recovered_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The business date of the case's latest step (a feedback's ``occurred_at``, else the
+    # Beijing day the hub took the step): the next feedback may not be dated before it.
+    status_date: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_referral_cases_sender_key", "sender", "referral_id"),
@@ -305,6 +308,13 @@ class ShareUse(Base):
     first_feedback_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     feedbacks: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Version 1 figures: the econ-resp audit's timing, the decisions reported (``kind:persons``
+    # pairs, summed over the feedbacks), the plan's projects, the business date of first use.
+    audit_timing: Mapped[str | None] = mapped_column(String(20))
+    decisions: Mapped[str | None] = mapped_column(String(400))
+    plan_projects: Mapped[int] = mapped_column(Integer, default=0)
+    plan_joint_projects: Mapped[int] = mapped_column(Integer, default=0)
+    used_on: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_share_uses_sender_key", "sender", "share_id"),
@@ -329,6 +339,27 @@ class LedgerState:
     rules_made: Mapped[int] = mapped_column(Integer)
     persons_held_accountable: Mapped[int] = mapped_column(Integer)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Version 1 (DOMAIN.md): the business date the status held from, the grouping fields, the
+    # referral followed up, and one amount per audit-statistics category (null: never given).
+    status_date: Mapped[date] = mapped_column(Date)
+    source_year: Mapped[int | None] = mapped_column(Integer)
+    source_project: Mapped[str | None] = mapped_column(String(200))
+    problem_category: Mapped[str | None] = mapped_column(String(100))
+    referral_id: Mapped[str | None] = mapped_column(String(128))
+    amount_violation: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_irregular: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_revenue_increase_saving: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_recovered: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_loss_avoided: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_investment_reduced: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_funds_disbursed: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_funds_revitalised: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_remitted_to_treasury: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    amount_returned_to_source: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    # The co-responsible units and supervision acts as JSON, so that a later line that omits
+    # them keeps them; ``ledger_line_units`` and ``ledger_line_acts`` hold them for queries.
+    co_units_json: Mapped[str | None] = mapped_column(Text)
+    acts_json: Mapped[str | None] = mapped_column(Text)
 
 
 LEDGER_STATE = (
@@ -375,6 +406,29 @@ class LedgerLine(LedgerState, Base):
     __table_args__ = (Index("ix_ledger_lines_item", "owner", "ledger_item_id", "log_index"),)
 
 
+class LedgerLineUnit(Base):
+    """A co-responsible unit 共同整改责任单位 of a ledger line, as the line left the item."""
+
+    __tablename__ = "ledger_line_units"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    unit_name: Mapped[str] = mapped_column(String(200))
+    unit_uscc: Mapped[str] = mapped_column(String(18))
+
+
+class LedgerLineAct(Base):
+    """A supervision act 督促 (催办函, 约谈 …) of a ledger line, as the line left the item."""
+
+    __tablename__ = "ledger_line_acts"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date] = mapped_column(Date)
+    by: Mapped[str | None] = mapped_column(String(200))
+
+
 class Transition(Base):
     """An accepted lifecycle step: the timelines and the figures are read from these.
 
@@ -395,3 +449,6 @@ class Transition(Base):
     to_state: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The step's business date (a feedback's ``occurred_at``, a line's ``status_date``; else
+    # the Beijing day of ``at``): figures as of a day read the steps dated up to it.
+    business_date: Mapped[date | None] = mapped_column(Date)

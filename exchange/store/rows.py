@@ -105,6 +105,7 @@ class ReferralCaseRow(TypedDict):
     recovered_amount: Decimal
     notified_at: datetime | None
     updated_at: datetime
+    status_date: date | None
 
 
 class ShareUseRow(TypedDict):
@@ -121,6 +122,11 @@ class ShareUseRow(TypedDict):
     first_feedback_at: datetime | None
     feedbacks: int
     updated_at: datetime
+    audit_timing: str | None
+    decisions: str | None
+    plan_projects: int
+    plan_joint_projects: int
+    used_on: date | None
 
 
 class LedgerStateRow(TypedDict):
@@ -141,6 +147,23 @@ class LedgerStateRow(TypedDict):
     rules_made: int
     persons_held_accountable: int
     reported_at: datetime
+    status_date: date
+    source_year: int | None
+    source_project: str | None
+    problem_category: str | None
+    referral_id: str | None
+    amount_violation: Decimal | None
+    amount_irregular: Decimal | None
+    amount_revenue_increase_saving: Decimal | None
+    amount_recovered: Decimal | None
+    amount_loss_avoided: Decimal | None
+    amount_investment_reduced: Decimal | None
+    amount_funds_disbursed: Decimal | None
+    amount_funds_revitalised: Decimal | None
+    amount_remitted_to_treasury: Decimal | None
+    amount_returned_to_source: Decimal | None
+    co_units_json: str | None
+    acts_json: str | None
 
 
 class LedgerItemRow(LedgerStateRow):
@@ -159,6 +182,25 @@ class LedgerLineRow(LedgerStateRow):
     received_at: datetime
 
 
+class LedgerLineUnitRow(TypedDict):
+    """A co-responsible unit of a ledger line."""
+
+    message_id: str
+    position: int
+    unit_name: str
+    unit_uscc: str
+
+
+class LedgerLineActRow(TypedDict):
+    """A supervision act of a ledger line."""
+
+    message_id: str
+    position: int
+    kind: str
+    day: date
+    by: str | None
+
+
 class TransitionRow(TypedDict):
     """An accepted lifecycle step."""
 
@@ -172,6 +214,7 @@ class TransitionRow(TypedDict):
     to_state: str
     detail: str | None
     at: datetime
+    business_date: date | None
 
 
 class DeliveryUpdate(TypedDict):

@@ -1,5 +1,11 @@
-"""The figures of joint supervision (DOMAIN.md): 整改率, 立行立改完成率, referrals by state and
-category, overdue counts, days to feedback — over what the caller may see.
+"""The figures of joint supervision (DOMAIN.md, with its Version 1 additions): 整改率, 持续整改,
+money by category, supervision acts, referrals by state and recipient body, shared results and
+their use, plans, persons held accountable counted once — over what the caller may see, as of a
+cut-off day, for one report's scope.
+
+The ledger figures are aggregates in SQL over each item's latest visible line dated up to the
+cut-off (``visibility.seen_items``): nothing loads the items. Referral cases and share uses are
+few (one per recipient of a letter) and are counted from their rows.
 """
 
 from __future__ import annotations
@@ -8,105 +14,397 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from exchange.store.models import ReferralCase
-from exchange.supervision.days import china_date, china_today
-from exchange.supervision.reads import amount_text, days_to_first_feedback
-from exchange.supervision.states import LEDGER_DONE
-from exchange.supervision.visibility import SeenItem, cases_seen, seen_items, seen_rows
+from exchange.store.models import LedgerLineAct, LedgerLineUnit, ReferralCase, ShareUse, Transition
+from exchange.supervision.days import CHINA, china_date, china_today
+from exchange.supervision.lifecycles.share import parse_decisions
+from exchange.supervision.reads import amount_text
+from exchange.supervision.states import LEDGER_DONE, REFERRAL_OPEN, ReferralState, ShareState
+from exchange.supervision.visibility import seen_items
+from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, body_of
+
+LEDGER_FILTERS: Final = (
+    "owner",
+    "source",
+    "source_doc_number",
+    "source_year",
+    "source_project",
+    "problem_category",
+)
+"""Filters that equal one column of a ledger item's state (``unit`` also matches co-units)."""
+
+_HELD: Final = frozenset({ReferralState.PENDING_REVIEW})
 
 
 @dataclass(frozen=True)
 class Period:
-    """Which referrals (by the day sent) and ledger items (by the day first reported) count."""
+    """Which figures count: referrals by the day sent and ledger items by the day first
+    reported (``start``/``end``, Beijing dates), as of ``as_of`` (default: today), within one
+    report's scope (owner, source, source document, year, project, unit, problem category).
+    """
 
     start: date | None = None
     end: date | None = None
+    as_of: date | None = None
+    owner: str | None = None
+    source: str | None = None
+    source_doc_number: str | None = None
+    source_year: int | None = None
+    source_project: str | None = None
+    unit: str | None = None
+    problem_category: str | None = None
 
     def holds(self, moment: datetime) -> bool:
         """Whether a moment's Beijing date lies in the period (both ends included)."""
         day = china_date(moment)
         return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
 
+    def day(self, now: datetime) -> date:
+        """The cut-off day: ``as_of``, or today in Beijing."""
+        return self.as_of or china_today(now)
 
-def referral_figures(seen: Sequence[tuple[ReferralCase, bool]]) -> dict[str, Any]:
-    """Counts by state and category, overdue, median days to the first feedback, over
-    (case, overdue) pairs.
-    """
-    overdue = sum(late for _, late in seen)
-    cases = [case for case, _ in seen]
-    delays = [d for d in (days_to_first_feedback(c) for c in cases) if d is not None]
-    return {
-        "total": len(cases),
-        "by_state": dict(sorted(Counter(c.state for c in cases).items())),
-        "by_category": dict(sorted(Counter(c.issue_category for c in cases).items())),
-        "overdue": overdue,
-        "with_feedback": len(delays),
-        "median_days_to_feedback": round(statistics.median(delays), 2) if delays else None,
-        "concluded": sum(c.state == "concluded" for c in cases),
-        "persons_handled": sum(c.persons_handled for c in cases),
-        "recovered_amount": amount_text(sum((c.recovered_amount for c in cases), Decimal(0))),
-    }
+    def ledger_scoped(self) -> bool:
+        """Whether a filter narrows the ledger beyond owner and period."""
+        return any(getattr(self, name) is not None for name in (*LEDGER_FILTERS[1:], "unit"))
+
+    def filters(self) -> dict[str, Any]:
+        """The filters given, by their query names (for the answer and the report titles)."""
+        named = {"from": self.start, "to": self.end, "as_of": self.as_of}
+        named.update({name: getattr(self, name) for name in (*LEDGER_FILTERS, "unit")})
+        return {
+            name: value.isoformat() if isinstance(value, date) else value
+            for name, value in named.items()
+            if value is not None
+        }
 
 
-def rectification_figures(items: Sequence[SeenItem]) -> dict[str, Any]:
-    """整改率 and the rest over some ledger items (DOMAIN.md's definitions)."""
-    statuses = Counter(i.status for i in items)
+def _beijing_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), CHINA)
+
+
+def scoped_items(partner_id: str | None, period: Period, day: date) -> Subquery:
+    """The ledger items in scope, each as ``partner_id`` sees it as of ``day``."""
+    seen = seen_items(partner_id, day)
+    query = select(seen)
+    for name in LEDGER_FILTERS:
+        value = getattr(period, name)
+        if value is not None:
+            query = query.where(seen.c[name] == value)
+    if period.unit is not None:
+        co_unit = exists().where(
+            LedgerLineUnit.message_id == seen.c.last_message_id,
+            or_(LedgerLineUnit.unit_uscc == period.unit, LedgerLineUnit.unit_name == period.unit),
+        )
+        query = query.where(
+            or_(seen.c.unit_uscc == period.unit, seen.c.unit_name == period.unit, co_unit)
+        )
+    if period.start is not None:
+        query = query.where(seen.c.first_reported_at >= _beijing_midnight(period.start))
+    if period.end is not None:
+        end = _beijing_midnight(period.end + timedelta(days=1))
+        query = query.where(seen.c.first_reported_at < end)
+    return query.subquery("scoped")
+
+
+def _ledger_columns(items: Subquery) -> list[ColumnElement[Any]]:
+    c = items.c
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    return [
+        func.count().label("total"),
+        *(count(c.status == status).label(f"n_{status}") for status in RECTIFICATION_STATUSES),
+        count(c.overdue).label("overdue"),
+        count(c.rectification_class == "immediate").label("immediate_total"),
+        count(and_(c.rectification_class == "immediate", c.status.in_(sorted(LEDGER_DONE)))).label(
+            "immediate_done"
+        ),
+        func.coalesce(func.sum(c.amount_involved), 0).label("amount_involved"),
+        func.coalesce(func.sum(c.amount_rectified), 0).label("amount_rectified"),
+        func.coalesce(func.sum(c.rules_made), 0).label("rules_made"),
+        func.coalesce(func.sum(c.persons_held_accountable), 0).label("persons_held_accountable"),
+        *(
+            func.sum(c[f"amount_{category}"]).label(f"a_{category}")
+            for category in AMOUNT_CATEGORIES
+        ),
+    ]
+
+
+def _ledger_figures(row: Any) -> dict[str, Any]:
+    total = int(row.total)
+    statuses = {s: int(row._mapping[f"n_{s}"]) for s in RECTIFICATION_STATUSES}
     done = statuses["completed"] + statuses["closed"]
-    immediate = [i for i in items if i.rectification_class == "immediate"]
-    immediate_done = sum(i.status in LEDGER_DONE for i in immediate)
     return {
-        "total": len(items),
-        "by_status": dict(sorted(statuses.items())),
+        "total": total,
+        "by_status": {s: n for s, n in sorted(statuses.items()) if n},
         "completed": statuses["completed"],
         "closed": statuses["closed"],
         "ongoing": statuses["ongoing"],
         "not_rectified": statuses["not_rectified"],
         "in_progress": statuses["in_progress"] + statuses["submitted"] + statuses["pending"],
-        "overdue": sum(i.overdue for i in items),
-        "rectification_rate": _rate(done, len(items)),
-        "immediate_total": len(immediate),
-        "immediate_rate": _rate(immediate_done, len(immediate)),
-        "amount_involved": amount_text(sum((i.amount_involved for i in items), Decimal(0))),
-        "amount_rectified": amount_text(sum((i.amount_rectified for i in items), Decimal(0))),
-        "rules_made": sum(i.rules_made for i in items),
-        "persons_held_accountable": sum(i.persons_held_accountable for i in items),
+        "overdue": int(row.overdue),
+        "rectification_rate": _rate(done, total),
+        "ongoing_rate": _rate(statuses["ongoing"], total),
+        "immediate_total": int(row.immediate_total),
+        "immediate_rate": _rate(int(row.immediate_done), int(row.immediate_total)),
+        "amount_involved": amount_text(Decimal(row.amount_involved)),
+        "amount_rectified": amount_text(Decimal(row.amount_rectified)),
+        "amounts_by_category": {
+            category: amount_text(Decimal(row._mapping[f"a_{category}"]))
+            for category in AMOUNT_CATEGORIES
+            if row._mapping[f"a_{category}"] is not None
+        },
+        "rules_made": int(row.rules_made),
+        "persons_held_accountable": int(row.persons_held_accountable),
+    }
+
+
+def rectification_figures(session: Session, items: Subquery, day: date) -> dict[str, Any]:
+    """整改率 and the rest over the scoped items (one aggregate query per grouping)."""
+    figures = _ledger_figures(session.execute(select(*_ledger_columns(items))).one())
+    c = items.c
+    units = session.execute(
+        select(c.unit_name, c.unit_uscc, *_ledger_columns(items))
+        .group_by(c.unit_name, c.unit_uscc)
+        .order_by(c.unit_name, c.unit_uscc)
+    )
+    categories = session.execute(
+        select(c.problem_category, *_ledger_columns(items))
+        .where(c.problem_category.is_not(None))
+        .group_by(c.problem_category)
+        .order_by(c.problem_category)
+    )
+    acts = session.execute(
+        select(LedgerLineAct.kind, func.count())
+        .join(items, LedgerLineAct.message_id == c.last_message_id)
+        .where(LedgerLineAct.day <= day)
+        .group_by(LedgerLineAct.kind)
+        .order_by(LedgerLineAct.kind)
+    )
+    return {
+        **figures,
+        "by_unit": [
+            {"unit": {"name": row.unit_name, "uscc": row.unit_uscc}, **_ledger_figures(row)}
+            for row in units
+        ],
+        "by_category": {row.problem_category: _ledger_figures(row) for row in categories},
+        "supervision": {kind: int(n) for kind, n in acts},
+    }
+
+
+@dataclass(frozen=True)
+class CaseAsOf:
+    """One recipient's case of a referral, in the state it had as of the cut-off day."""
+
+    case: ReferralCase
+    state: str
+    overdue: bool
+
+
+def cases_as_of(
+    session: Session, partner_id: str | None, period: Period, day: date
+) -> list[CaseAsOf]:
+    """The referral cases sent by the cut-off day, each in its latest state dated up to it;
+    a recipient sees its own once released (as of that day), the sender all of its own.
+    """
+    latest = (
+        select(
+            Transition.owner,
+            Transition.key,
+            Transition.party,
+            func.max(Transition.log_index).label("log_index"),
+        )
+        .where(Transition.kind == "referral", Transition.business_date <= day)
+        .group_by(Transition.owner, Transition.key, Transition.party)
+        .subquery("latest")
+    )
+    query = (
+        select(ReferralCase, Transition.to_state)
+        .join(
+            latest,
+            and_(
+                latest.c.owner == ReferralCase.sender,
+                latest.c.key == ReferralCase.referral_id,
+                latest.c.party == ReferralCase.recipient,
+            ),
+        )
+        .join(
+            Transition,
+            and_(
+                Transition.kind == "referral",
+                Transition.owner == latest.c.owner,
+                Transition.key == latest.c.key,
+                Transition.party == latest.c.party,
+                Transition.log_index == latest.c.log_index,
+            ),
+        )
+    )
+    if period.owner is not None:
+        query = query.where(ReferralCase.sender == period.owner)
+    found: list[CaseAsOf] = []
+    for referral_case, state in session.execute(query):
+        if not period.holds(referral_case.sent_at):
+            continue
+        hidden = state in _HELD or state == ReferralState.REJECTED
+        theirs = partner_id is None or referral_case.sender == partner_id
+        if not theirs and (referral_case.recipient != partner_id or hidden):
+            continue
+        overdue = state in REFERRAL_OPEN and referral_case.feedback_due < day
+        found.append(CaseAsOf(referral_case, state, overdue))
+    return found
+
+
+def referral_figures(cases: Sequence[CaseAsOf]) -> dict[str, Any]:
+    """Released referrals per recipient case (``total``) and per referral (``referrals``);
+    rejected and held ones apart; counts by state, category and recipient body; overdue as of
+    the cut-off; persons and money of the cases concluded by then.
+    """
+    released = [c for c in cases if c.state not in _HELD and c.state != ReferralState.REJECTED]
+    concluded = [c for c in released if c.state == ReferralState.CONCLUDED]
+    delays = [
+        round((c.case.first_feedback_at - c.case.released_at).total_seconds() / 86400, 2)
+        for c in released
+        if c.case.first_feedback_at is not None and c.case.released_at is not None
+    ]
+    return {
+        "total": len(released),
+        "referrals": len({(c.case.sender, c.case.referral_id) for c in released}),
+        "rejected": sum(c.state == ReferralState.REJECTED for c in cases),
+        "held": sum(c.state in _HELD for c in cases),
+        "by_state": dict(sorted(Counter(c.state for c in released).items())),
+        "by_category": dict(sorted(Counter(c.case.issue_category for c in released).items())),
+        "by_recipient_body": dict(
+            sorted(Counter(body_of(c.case.recipient) for c in released).items())
+        ),
+        "overdue": sum(c.overdue for c in released),
+        "with_feedback": len(delays),
+        "median_days_to_feedback": round(statistics.median(delays), 2) if delays else None,
+        "concluded": len(concluded),
+        "persons_handled": sum(c.case.persons_handled for c in concluded),
+        "recovered_amount": amount_text(
+            sum((c.case.recovered_amount for c in concluded), Decimal(0))
+        ),
+    }
+
+
+def referral_persons(cases: Sequence[CaseAsOf]) -> dict[tuple[str, str], int]:
+    """Persons held accountable per referral, once: a clue two bodies concluded counts the
+    larger of their counts (the same persons, handled by each body), not their sum.
+    """
+    persons: dict[tuple[str, str], int] = {}
+    for c in cases:
+        if c.state == ReferralState.CONCLUDED:
+            key = (c.case.sender, c.case.referral_id)
+            persons[key] = max(persons.get(key, 0), c.case.persons_handled)
+    return persons
+
+
+def accountability(
+    session: Session, items: Subquery, cases: Sequence[CaseAsOf], ledger_scoped: bool
+) -> dict[str, Any]:
+    """追责问责 persons counted once: the referrals' outcomes, plus what each ledger item adds
+    beyond the referral it cites (grouped per cited referral). With a ledger scope, only the
+    referrals its items cite count.
+    """
+    by_referral = referral_persons(cases)
+    c = items.c
+    uncited = session.scalar(
+        select(func.coalesce(func.sum(c.persons_held_accountable), 0)).where(
+            c.referral_id.is_(None)
+        )
+    )
+    cited = session.execute(
+        select(c.owner, c.referral_id, func.sum(c.persons_held_accountable))
+        .where(c.referral_id.is_not(None))
+        .group_by(c.owner, c.referral_id)
+    ).all()
+    cited_keys = {(owner, key) for owner, key, _ in cited}
+    from_referrals = sum(
+        n for key, n in by_referral.items() if not ledger_scoped or key in cited_keys
+    )
+    beyond = sum(max(0, int(n) - by_referral.get((owner, key), 0)) for owner, key, n in cited)
+    return {
+        "persons": from_referrals + int(uncited or 0) + beyond,
+        "from_referrals": from_referrals,
+        "from_ledger": int(uncited or 0) + beyond,
+    }
+
+
+def share_figures(
+    session: Session, partner_id: str | None, period: Period, day: date
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Shared results released by the cut-off (per recipient use), their use and decisions
+    reported by then, and the annual plans' projects.
+    """
+    query = select(ShareUse).where(
+        ShareUse.state.in_([ShareState.RELEASED, ShareState.USED]),
+        ShareUse.sent_at < _beijing_midnight(day + timedelta(days=1)),
+    )
+    if partner_id is not None:
+        query = query.where(or_(ShareUse.sender == partner_id, ShareUse.recipient == partner_id))
+    if period.owner is not None:
+        query = query.where(ShareUse.sender == period.owner)
+    uses = [u for u in session.scalars(query) if period.holds(u.sent_at)]
+    used = [u for u in uses if u.used_on is not None and u.used_on <= day]
+    used_for: Counter[str] = Counter()
+    decisions: Counter[str] = Counter()
+    for use in used:
+        used_for.update((use.used_for or "").split())
+        decisions.update(parse_decisions(use.decisions))
+    plans = {u.message_id: u for u in uses if u.share_type == "annual_plan"}
+    shares = {
+        "total": len(uses),
+        "by_type": dict(sorted(Counter(u.share_type for u in uses).items())),
+        "econ_resp_by_timing": dict(
+            sorted(Counter(u.audit_timing for u in uses if u.audit_timing).items())
+        ),
+        "used": len(used),
+        "used_for": dict(sorted(used_for.items())),
+        "decisions": dict(sorted(decisions.items())),
+        "awaiting_use": len(uses) - len(used),
+    }
+    return shares, {
+        "projects": sum(p.plan_projects for p in plans.values()),
+        "joint_projects": sum(p.plan_joint_projects for p in plans.values()),
     }
 
 
 def stats(
     session: Session, partner_id: str | None, period: Period, now: datetime
 ) -> dict[str, Any]:
-    """The figures over what ``partner_id`` sent or received (everything when None)."""
-    today = china_today(now)
-    cases = [
-        (case, bool(late))
-        for case, late in session.execute(cases_seen(partner_id, today))
-        if period.holds(case.sent_at)
-    ]
-    seen = seen_items(partner_id, today)
-    items = [i for i in seen_rows(session, select(seen)) if period.holds(i.first_reported_at)]
-    units: dict[tuple[str, str | None], list[SeenItem]] = {}
-    for item in items:
-        units.setdefault((item.unit_name, item.unit_uscc), []).append(item)
+    """The figures over what ``partner_id`` sent or received (everything when None), as of
+    ``period.as_of`` (default today), within the period's scope.
+    """
+    day = period.day(now)
+    items = scoped_items(partner_id, period, day)
+    cases = cases_as_of(session, partner_id, period, day)
+    shares, plans = share_figures(session, partner_id, period, day)
     return {
         "from": period.start.isoformat() if period.start else None,
         "to": period.end.isoformat() if period.end else None,
-        "as_of": today.isoformat(),
+        "as_of": day.isoformat(),
+        "filters": period.filters(),
         "referrals": referral_figures(cases),
-        "rectification": {
-            **rectification_figures(items),
-            "by_unit": [
-                {"unit": {"name": name, "uscc": uscc}, **rectification_figures(group)}
-                for (name, uscc), group in sorted(units.items(), key=lambda u: u[0][0])
-            ],
-        },
+        "rectification": rectification_figures(session, items, day),
+        "accountability": accountability(session, items, cases, period.ledger_scoped()),
+        "shares": shares,
+        "plans": plans,
     }
 
 

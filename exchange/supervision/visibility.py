@@ -62,6 +62,23 @@ class SeenItem:
     amount_rectified: Decimal
     rules_made: int
     persons_held_accountable: int
+    status_date: date
+    source_year: int | None
+    source_project: str | None
+    problem_category: str | None
+    referral_id: str | None
+    amount_violation: Decimal | None
+    amount_irregular: Decimal | None
+    amount_revenue_increase_saving: Decimal | None
+    amount_recovered: Decimal | None
+    amount_loss_avoided: Decimal | None
+    amount_investment_reduced: Decimal | None
+    amount_funds_disbursed: Decimal | None
+    amount_funds_revitalised: Decimal | None
+    amount_remitted_to_treasury: Decimal | None
+    amount_returned_to_source: Decimal | None
+    co_units_json: str | None
+    acts_json: str | None
     first_reported_at: datetime
     reported_at: datetime
     last_message_id: str
@@ -70,9 +87,10 @@ class SeenItem:
 
 
 def seen_items(partner_id: str | None, today: date) -> Subquery:
-    """Each ledger item as ``partner_id`` sees it (everyone's when None): its latest visible
-    line, first reported at its earliest visible line, overdue as of ``today``. Keyed by the
-    business key itself, so a line without `subject` counts as any other.
+    """Each ledger item as ``partner_id`` sees it (everyone's when None) as of ``today``: its
+    latest visible line with a ``status_date`` up to that day, first reported at its earliest
+    visible line, overdue as of that day. Keyed by the business key itself, so a line without
+    `subject` counts as any other.
     """
     lines = select(
         LedgerLine.owner,
@@ -80,6 +98,9 @@ def seen_items(partner_id: str | None, today: date) -> Subquery:
         func.max(LedgerLine.log_index).label("log_index"),
         type_coerce(func.min(LedgerLine.reported_at), UtcDateTime()).label("first_reported_at"),
     )
+    # Lines of one item are dated in log order (the lifecycle refuses an earlier status_date),
+    # so the latest by log index among those dated up to the day is the item as of that day.
+    lines = lines.where(LedgerLine.status_date <= today)
     if partner_id is not None:
         lines = lines.where(visible_lines(partner_id))
     latest = lines.group_by(LedgerLine.owner, LedgerLine.ledger_item_id).subquery("latest")

@@ -241,7 +241,7 @@ class Intake:
             log_window(tx, now, self.notary, [known_read, *(r for _, r in concerned)]) as window,
         ):
             known = {row["id"]: row for row in window.reads[0]}
-            state = lifecycles.load([m for m, _ in concerned], window.reads[1:])
+            state = lifecycles.load([m for m, _ in concerned], window.reads[1:], now=now)
             for checked in batch:
                 results.append(self._store_one(window, state, known, checked, now))
             window.changes.merge(state.changes)

@@ -10,7 +10,7 @@ from typing import Any
 from exchange.errors import RouteNotAllowed
 from schemas import MESSAGE_TYPES
 
-BODIES = ("audit", "discipline", "inspection", "personnel")
+BODIES = ("audit", "discipline", "inspection", "personnel", "authority")
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,14 @@ def _others(body: str) -> list[str]:
 
 # DOMAIN.md, "Agreements": the defaults when no file overrides them.
 DEFAULT_AGREEMENTS: tuple[Agreement, ...] = (
-    _rule("clue.referral.v1", "audit", ["discipline"], 2),
+    # Version 1: audit also refers to a competent authority and, for cadre matters, personnel.
+    _rule("clue.referral.v1", "audit", ["discipline", "authority", "personnel"], 2),
     _rule("clue.referral.v1", "inspection", ["discipline", "personnel"], 2),
     _rule("clue.feedback.v1", "discipline", ["audit", "inspection"], reply_to="clue.referral.v1"),
-    _rule("clue.feedback.v1", "personnel", ["inspection"], reply_to="clue.referral.v1"),
-    _rule("result.share.v1", "audit", ["discipline", "inspection", "personnel"], 1),
-    _rule("result.share.v1", "inspection", ["audit", "discipline", "personnel"], 1),
+    _rule("clue.feedback.v1", "personnel", ["audit", "inspection"], reply_to="clue.referral.v1"),
+    _rule("clue.feedback.v1", "authority", ["audit"], reply_to="clue.referral.v1"),
+    _rule("result.share.v1", "audit", ["discipline", "inspection", "personnel", "authority"], 1),
+    _rule("result.share.v1", "inspection", ["audit", "discipline", "personnel", "authority"], 1),
     _rule("result.share.v1", "discipline", ["personnel"], 1),
     _rule("result.feedback.v1", "discipline", ["audit", "inspection"], reply_to="result.share.v1"),
     _rule("result.feedback.v1", "inspection", ["audit"], reply_to="result.share.v1"),
@@ -53,6 +55,7 @@ DEFAULT_AGREEMENTS: tuple[Agreement, ...] = (
         ["audit", "inspection", "discipline"],
         reply_to="result.share.v1",
     ),
+    _rule("result.feedback.v1", "authority", ["audit", "inspection"], reply_to="result.share.v1"),
     _rule("rectification.status.v1", "audit", _others("audit")),
     _rule("rectification.status.v1", "inspection", _others("inspection")),
 )

@@ -22,6 +22,7 @@ from adapters import (
     ENTRY_POINT_GROUP,
     Adapter,
     AuditAdapter,
+    AuthorityAdapter,
     DisciplineAdapter,
     EdgeError,
     InspectionAdapter,
@@ -44,6 +45,7 @@ PARTNERS = {
     "discipline": "discipline.yanliang",
     "inspection": "inspection.yanliang",
     "personnel": "personnel.yanliang",
+    "authority": "authority.caizheng",
 }
 SENT_AT = "2025-09-01T10:00:00+08:00"
 
@@ -292,10 +294,11 @@ def test_an_adapter_is_made_for_a_partner_of_its_own_body() -> None:
     assert "audit" not in adapter.partners
 
 
-def test_entry_points_find_all_four_bodies() -> None:
+def test_entry_points_find_all_five_bodies() -> None:
     installed = load_adapters()
-    assert {"audit", "discipline", "inspection", "personnel"} <= set(installed)
+    assert {"audit", "discipline", "inspection", "personnel", "authority"} <= set(installed)
     expected = {
+        "authority": AuthorityAdapter,
         "audit": AuditAdapter,
         "discipline": DisciplineAdapter,
         "inspection": InspectionAdapter,

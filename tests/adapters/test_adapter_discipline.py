@@ -12,7 +12,7 @@ import pytest
 
 from adapters import DisciplineAdapter
 from adapters.discipline import DISPOSITION_CODES, OUTCOME_CODES, STAGE_CODES
-from schemas import DISPOSITIONS, FEEDBACK_STAGES, OUTCOMES, examples
+from schemas import AUTHORITY_DISPOSITIONS, DISPOSITIONS, FEEDBACK_STAGES, OUTCOMES, examples
 from tests.adapters.test_adapter_base import SAMPLES, make, problems, refusal, round_trip
 
 DISCIPLINE = SAMPLES / "discipline"
@@ -28,7 +28,8 @@ def adapter() -> DisciplineAdapter:
 
 def test_the_code_tables_cover_every_wire_value() -> None:
     assert set(STAGE_CODES.values()) == set(FEEDBACK_STAGES)
-    assert set(DISPOSITION_CODES.values()) == set(DISPOSITIONS)
+    # A competent authority's dispositions are the authority adapter's (Version 1).
+    assert set(DISPOSITION_CODES.values()) == set(DISPOSITIONS) - AUTHORITY_DISPOSITIONS
     assert set(OUTCOME_CODES.values()) == set(OUTCOMES)
 
 

@@ -19,17 +19,22 @@ REFERRAL, CLUE_FEEDBACK = "clue.referral.v1", "clue.feedback.v1"
 SHARE, RESULT_FEEDBACK = "result.share.v1", "result.feedback.v1"
 RECTIFICATION = "rectification.status.v1"
 
-# DOMAIN.md, "Agreements", one entry per row: type → {sender body: recipient bodies}.
+# DOMAIN.md, "Agreements", one entry per row: type → {sender body: recipient bodies}, with the
+# routes "Version 1 additions" adds (audit → authority and personnel; shares and ledger lines
+# to authority).
 ORIGINALS: dict[str, dict[str, set[str]]] = {
-    REFERRAL: {"audit": {"discipline"}, "inspection": {"discipline", "personnel"}},
+    REFERRAL: {
+        "audit": {"discipline", "authority", "personnel"},
+        "inspection": {"discipline", "personnel"},
+    },
     SHARE: {
-        "audit": {"discipline", "inspection", "personnel"},
-        "inspection": {"audit", "discipline", "personnel"},
+        "audit": {"discipline", "inspection", "personnel", "authority"},
+        "inspection": {"audit", "discipline", "personnel", "authority"},
         "discipline": {"personnel"},
     },
     RECTIFICATION: {
-        "audit": {"discipline", "inspection", "personnel"},
-        "inspection": {"audit", "discipline", "personnel"},
+        "audit": {"discipline", "inspection", "personnel", "authority"},
+        "inspection": {"audit", "discipline", "personnel", "authority"},
     },
 }
 
@@ -179,8 +184,7 @@ def test_the_hub_loads_the_file_named_by_exchange_agreements(tmp_path: Path) -> 
     assert config.agreements_path == path
     assert Hub(config).agreements.for_route(REFERRAL, "audit", {"personnel"}).reviewers == 3
     default_hub = Hub(Config.from_env({"EXCHANGE_HOME": str(tmp_path)}))
-    with pytest.raises(ExchangeError):
-        default_hub.agreements.for_route(REFERRAL, "audit", {"personnel"})
+    assert default_hub.agreements.for_route(REFERRAL, "audit", {"personnel"}).reviewers == 2
 
 
 BAD_AGREEMENTS = {

@@ -319,6 +319,16 @@ ROUTES = (
         everyone(200),
     ),
     Route("/v1/stats", "GET", get(lambda w: "/v1/stats"), status, everyone(200)),
+    # No result is shared in this world: the list answers everyone, the item no one (the
+    # share endpoints' own test, test_figures_api.py, shows who sees a shared result).
+    Route("/v1/shares", "GET", get(lambda w: "/v1/shares"), status, everyone(200)),
+    Route(
+        "/v1/shares/<business_key:share_id>",
+        "GET",
+        get(lambda w: f"/v1/shares/{examples.SHARE_ID}"),
+        status,
+        everyone(404),
+    ),
 )
 
 # Open to anyone: the key set and health (the hub's own), the API's description.

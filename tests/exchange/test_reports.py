@@ -319,7 +319,7 @@ def test_the_ledger_workbook_has_a_row_per_item_and_the_figures_of_stats(
     assert deadline_cell.number_format == "yyyy-mm-dd"
 
     blocks = summary_blocks(summary_sheet)
-    assert "整改台账汇总" in blocks
+    assert f"整改台账汇总（截至{today.year}年{today.month}月{today.day}日）" in blocks
     context = {row[0]: row[1] for row in blocks[""]}
     assert context["统计范围"] == "全部报送单位"
     assert as_day(context["截至日期"]) == today
@@ -481,9 +481,11 @@ def test_the_referral_workbook_has_a_row_per_handling_and_the_figures_of_stats(
     assert cases[("YL-YJ-002", "燕良区纪委监委")]["当前状态"] == "待审核"
 
     blocks = summary_blocks(summary_sheet)
-    assert "移送线索台账汇总" in blocks
+    assert any(title.startswith("移送线索台账汇总（截至") for title in blocks)
     main = figures(blocks["主要指标"])
-    assert main["移送线索总数"] == expected["total"] == 4
+    # Version 1: released cases are counted, the one held in review apart.
+    assert main["已放行移送(件次)"] == expected["total"] == 3
+    assert main["待审核"] == expected["held"] == 1
     assert main["逾期未反馈"] == expected["overdue"] == 2
     assert main["已反馈"] == expected["with_feedback"] == 1
     assert main["反馈用时中位数(天)"] == expected["median_days_to_feedback"]
@@ -491,13 +493,12 @@ def test_the_referral_workbook_has_a_row_per_handling_and_the_figures_of_stats(
     assert main["处理人数"] == expected["persons_handled"] == 2
     assert main["追回金额(元)"] == float(expected["recovered_amount"]) == 9886000
     assert figures(blocks["按当前状态"]) == {
-        "待审核": 1,
         "已放行": 1,
         "已送达": 1,
         "已办结": 1,
     }
-    assert figures(blocks["按问题类别"]) == {"违反中央八项规定精神": 2, "国有资产重大损失": 2}
-    assert sum(expected["by_state"].values()) == 4
+    assert figures(blocks["按问题类别"]) == {"违反中央八项规定精神": 2, "国有资产重大损失": 1}
+    assert sum(expected["by_state"].values()) == 3
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -536,7 +537,7 @@ def test_the_api_serves_each_partner_its_own_rows(
     rows_sheet, summary_sheet = workbook(response.content)
     _, rows = sheet_rows(rows_sheet)
     assert {r["移送编号"] for r in rows} == {"XC-YJ-001"} and len(rows) == 2
-    assert figures(summary_blocks(summary_sheet)["主要指标"])["移送线索总数"] == 2
+    assert figures(summary_blocks(summary_sheet)["主要指标"])["已放行移送(件次)"] == 2
 
     response = download(base_url, partners["personnel"], "/v1/reports/referrals.csv")
     rows_csv = csv_rows(response.content)

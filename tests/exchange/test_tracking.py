@@ -233,8 +233,12 @@ def expected_rectification(items: list[Item], today: date) -> dict[str, Any]:
     }
 
 
-def expected_referrals(cases: list[Case], today: date) -> dict[str, Any]:
+def expected_referrals(every_case: list[Case], today: date) -> dict[str, Any]:
+    """Version 1: released cases are counted (one per recipient, here one recipient each: the
+    discipline body), rejected and held ones apart.
+    """
     open_states = {"released", "delivered", "acked", "accepted", "disposed"}
+    cases = [c for c in every_case if c.state not in ("rejected", "pending_review")]
     delays = [c.delay_days for c in cases if c.delay_days is not None]
     by_state: dict[str, int] = {}
     by_category: dict[str, int] = {}
@@ -243,8 +247,12 @@ def expected_referrals(cases: list[Case], today: date) -> dict[str, Any]:
         by_category[c.category] = by_category.get(c.category, 0) + 1
     return {
         "total": len(cases),
+        "referrals": len(cases),
+        "rejected": sum(c.state == "rejected" for c in every_case),
+        "held": sum(c.state == "pending_review" for c in every_case),
         "by_state": dict(sorted(by_state.items())),
         "by_category": dict(sorted(by_category.items())),
+        "by_recipient_body": {"discipline": len(cases)} if cases else {},
         "overdue": sum(c.state in open_states and today > c.feedback_due for c in cases),
         "with_feedback": len(delays),
         "median_days_to_feedback": float(statistics.median(delays)),

@@ -13,6 +13,7 @@ def test_bodies_with_chinese_labels() -> None:
         "discipline": "纪检监察机关",
         "inspection": "巡视巡察机构",
         "personnel": "组织人事部门",
+        "authority": "行政主管部门",  # DOMAIN.md, Version 1 additions: the fifth body
     }
 
 

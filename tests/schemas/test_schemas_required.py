@@ -58,7 +58,8 @@ PAYLOAD_REQUIRED: dict[str, list[str]] = {
     "result.share.v1": [
         "share_id",
         "share_type",
-        "subject_unit",
+        # subject_unit is required but for an annual_plan with plan_items (Version 1): its own
+        # test is in test_schemas_figures.py.
         "subject_unit.name",
         "subject_unit.uscc",
         "subject_official.name",

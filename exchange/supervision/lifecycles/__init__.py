@@ -8,6 +8,7 @@ log window's first round trip); ``load`` indexes the rows for the checks and ste
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from exchange.store.writer import Read
@@ -61,10 +62,15 @@ def reads_of_messages(message_ids: Iterable[str], dialect: str) -> list[tuple[Re
 
 
 def load(
-    models: Sequence[ReadModel], results: Sequence[Iterable[Mapping[str, Any]]]
+    models: Sequence[ReadModel],
+    results: Sequence[Iterable[Mapping[str, Any]]],
+    *,
+    now: datetime | None = None,
 ) -> LifecycleState:
-    """The state the loaded rows describe."""
-    state = LifecycleState()
+    """The state the loaded rows describe; ``now`` is the receipt time business dates may not
+    pass (DOMAIN.md, Version 1 additions).
+    """
+    state = LifecycleState(now=now)
     for model, rows in zip(models, results, strict=True):
         state.load(model, rows)
     return state

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any, ClassVar, cast
 
@@ -26,10 +26,11 @@ from sqlalchemy import (
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from exchange.errors import SchemaInvalid
+from exchange.errors import InvalidTransition, SchemaInvalid
 from exchange.store.models import LedgerItem, LedgerLine, ReferralCase, ShareUse, Transition
 from exchange.store.rows import LedgerItemRow, ReferralCaseRow, ShareUseRow
 from exchange.store.writer import Changes, Read, among
+from exchange.supervision.days import china_date
 from schemas import Envelope
 
 CASES = cast(Table, ReferralCase.__table__)
@@ -121,6 +122,8 @@ class LifecycleState:
     referral_keys: set[tuple[str, str]] = field(default_factory=set)
     share_keys: set[tuple[str, str]] = field(default_factory=set)
     changes: Changes = field(default_factory=Changes)
+    now: datetime | None = None
+    """The receipt time of the batch (None for the hub's own events, which check no dates)."""
     _new: set[tuple[str, tuple[str, str]]] = field(default_factory=set)
 
     def load(self, model: ReadModel, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -161,8 +164,11 @@ class LifecycleState:
         detail: str | None,
         at: datetime,
         log_index: int,
+        business_date: date | None = None,
     ) -> None:
-        """An accepted step, for timelines and figures."""
+        """An accepted step, for timelines and figures; dated ``business_date`` (default: the
+        Beijing day of ``at``).
+        """
         self.changes.insert(
             TRANSITIONS,
             [
@@ -177,6 +183,7 @@ class LifecycleState:
                     "detail": detail,
                     "at": at,
                     "log_index": log_index,
+                    "business_date": business_date or china_date(at),
                 }
             ],
         )
@@ -264,6 +271,27 @@ def open_per_recipient(
             detail=None,
             at=step.now,
             log_index=step.log_index,
+        )
+
+
+def check_business_date(
+    field: str, previous: date | None, given: date, received: date | None, earlier: str
+) -> None:
+    """Refuse a business date later than the day received (Beijing) or earlier than the date of
+    the previous step (``earlier`` names it): the order of DOMAIN.md's Version 1 additions.
+    """
+    if received is not None and given > received:
+        raise InvalidTransition(
+            f"payload.{field}: must not be later than the day the hub received the message "
+            f"({received.isoformat()}, Beijing).",
+            current=received.isoformat(),
+            attempted=given.isoformat(),
+        )
+    if previous is not None and given < previous:
+        raise InvalidTransition(
+            f"payload.{field}: must not be earlier than {earlier} ({previous.isoformat()}).",
+            current=previous.isoformat(),
+            attempted=given.isoformat(),
         )
 
 

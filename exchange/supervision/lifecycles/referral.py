@@ -5,11 +5,12 @@ hub moves it on release, pull and ack; clue.feedback.v1 moves it through its sta
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Final
 
-from exchange.errors import InvalidTransition, RouteNotAllowed
+from exchange.errors import InvalidTransition, RouteNotAllowed, SchemaInvalid
+from exchange.supervision.days import china_date, china_today
 from exchange.supervision.lifecycles.base import (
     REFERRAL_CASES,
     Concerned,
@@ -17,11 +18,14 @@ from exchange.supervision.lifecycles.base import (
     LifecycleState,
     ReadModel,
     Step,
+    check_business_date,
     open_per_recipient,
     same_key,
 )
 from exchange.supervision.states import HubEvent, ReferralState
-from schemas import Envelope
+from schemas import AUTHORITY_DISPOSITIONS, DISPOSITIONS, Envelope, body_of
+
+OTHER_DISPOSITIONS: Final = frozenset(DISPOSITIONS) - AUTHORITY_DISPOSITIONS
 
 S = ReferralState
 
@@ -49,7 +53,34 @@ DISPOSITION_CHANGES: Final[dict[str, frozenset[str]]] = {
     "talk_inquiry": frozenset({"preliminary_verification", "closed_no_action"}),
     "shelved": frozenset({"preliminary_verification"}),
     "preliminary_verification": frozenset({"filed_investigation", "closed_no_action"}),
+    # A competent authority's (Version 1): 调查核查 leads to 立案, 不立案 or 转交办理; a case
+    # filed to 处理处罚 or 追责问责; a penalty may be followed by 追责问责.
+    "investigation": frozenset({"case_filed", "not_filed", "transferred"}),
+    "case_filed": frozenset({"penalty", "accountability"}),
+    "penalty": frozenset({"accountability"}),
 }
+
+
+def check_disposition_kind(recipient_body: str, disposition: str | None) -> None:
+    """A competent authority answers with its own dispositions, the other bodies with theirs."""
+    if disposition is None:
+        return
+    authority = recipient_body == "authority"
+    if authority != (disposition in AUTHORITY_DISPOSITIONS):
+        allowed = sorted(AUTHORITY_DISPOSITIONS if authority else OTHER_DISPOSITIONS)
+        raise SchemaInvalid(
+            errors={
+                "payload.disposition": [
+                    f"A {recipient_body} case takes one of: {', '.join(allowed)}."
+                ]
+            }
+        )
+
+
+def feedback_date(envelope: Envelope) -> date:
+    """A feedback's business date: ``occurred_at``, by default the Beijing date of ``sent_at``."""
+    given = envelope.payload.get("occurred_at")
+    return given if isinstance(given, date) else china_date(envelope.sent_at)
 
 
 def _refused(current: str, attempted: str, what: str) -> InvalidTransition:
@@ -127,6 +158,7 @@ class ReferralLifecycle(Lifecycle):
                 "persons_handled": 0,
                 "recovered_amount": Decimal(0),
                 "notified_at": None,
+                "status_date": None,
             },
         )
 
@@ -183,8 +215,16 @@ class ClueFeedbackLifecycle(Lifecycle):
             raise RouteNotAllowed("No referral of yours to answer.")
         payload = envelope.payload
         same_key(payload, "referral_id", case["referral_id"])
+        check_disposition_kind(body_of(envelope.sender), payload.get("disposition"))
         check_feedback(
             case["state"], case["disposition"], payload["stage"], payload.get("disposition")
+        )
+        check_business_date(
+            "occurred_at",
+            case.get("status_date"),
+            feedback_date(envelope),
+            china_today(state.now) if state.now else None,
+            "the case's last feedback",
         )
 
     def entry_fields(self, state: LifecycleState, envelope: Envelope) -> dict[str, Any]:
@@ -215,6 +255,7 @@ class ClueFeedbackLifecycle(Lifecycle):
                 (o.get("recovered_amount", Decimal(0)) for o in outcomes), Decimal(0)
             )
         case["state"], case["updated_at"] = after, step.now
+        case["status_date"] = feedback_date(envelope)
         state.stage(REFERRAL_CASES.table, key, case)
         state.transition(
             kind="referral",
@@ -227,4 +268,5 @@ class ClueFeedbackLifecycle(Lifecycle):
             detail=payload.get("disposition"),
             at=step.now,
             log_index=step.log_index,
+            business_date=case["status_date"],
         )

@@ -5,10 +5,11 @@ on release; result.feedback.v1 reports how the recipient used it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Final
 
 from exchange.errors import InvalidTransition
+from exchange.supervision.days import china_date
 from exchange.supervision.lifecycles.base import (
     SHARE_USES,
     Concerned,
@@ -66,6 +67,13 @@ class ShareLifecycle(Lifecycle):
                 "share_type": payload["share_type"],
                 "used_for": None,
                 "feedbacks": 0,
+                "audit_timing": payload.get("audit_timing"),
+                "decisions": None,
+                "plan_projects": len(payload.get("plan_items", [])),
+                "plan_joint_projects": sum(
+                    bool(i.get("joint")) for i in payload.get("plan_items", [])
+                ),
+                "used_on": None,
             },
         )
 
@@ -137,8 +145,13 @@ class ResultFeedbackLifecycle(Lifecycle):
         purposes = set((use["used_for"] or "").split()) | set(envelope.payload.get("used_for", []))
         use["used_for"] = " ".join(sorted(purposes)) or None
         use["feedbacks"] += 1
+        use["decisions"] = add_decisions(use["decisions"], envelope.payload.get("decisions", []))
         if use["first_feedback_at"] is None:
             use["first_feedback_at"] = step.now
+            occurred = envelope.payload.get("occurred_at")
+            use["used_on"] = (
+                occurred if isinstance(occurred, date) else china_date(envelope.sent_at)
+            )
         use["state"], use["updated_at"] = S.USED, step.now
         state.stage(SHARE_USES.table, key, use)
         state.transition(
@@ -152,4 +165,19 @@ class ResultFeedbackLifecycle(Lifecycle):
             detail=None,
             at=step.now,
             log_index=step.log_index,
+            business_date=use["used_on"],
         )
+
+
+def add_decisions(stored: str | None, decisions: Iterable[dict[str, Any]]) -> str | None:
+    """Decisions reported so far, as ``kind:persons`` pairs, with one feedback's added."""
+    persons = parse_decisions(stored)
+    for decision in decisions:
+        persons[decision["kind"]] = persons.get(decision["kind"], 0) + decision.get("persons", 0)
+    return " ".join(f"{kind}:{n}" for kind, n in sorted(persons.items())) or None
+
+
+def parse_decisions(stored: str | None) -> dict[str, int]:
+    """``kind:persons`` pairs → {kind: persons}."""
+    pairs = (pair.split(":", 1) for pair in (stored or "").split())
+    return {kind: int(n) for kind, n in pairs}

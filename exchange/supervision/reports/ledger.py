@@ -10,8 +10,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.supervision.days import china_today
-from exchange.supervision.figures import Period, stats
+from exchange.supervision.figures import Period, scoped_items, stats
 from exchange.supervision.reports.reading import (
     beijing,
     context,
@@ -19,12 +18,14 @@ from exchange.supervision.reports.reading import (
     partner_names,
     payloads,
     person,
+    summary_title,
     yes_no,
 )
 from exchange.supervision.reports.workbook import Block, Cell, Column, Report, Table
-from exchange.supervision.visibility import SeenItem, seen_items, seen_rows
+from exchange.supervision.visibility import SeenItem, seen_rows
 from exchange.trust.hub_keys import HubTrust
 from schemas.rectification import (
+    AMOUNT_CATEGORIES,
     RECTIFICATION_CLASSES,
     RECTIFICATION_SOURCES,
     RECTIFICATION_STATUSES,
@@ -60,9 +61,8 @@ def ledger_items(
     """The ledger items ``partner_id`` may see (all when None) first reported in the period,
     each as of the latest line it sent or received.
     """
-    seen = seen_items(partner_id, china_today(now))
-    query = select(seen).order_by(seen.c.owner, seen.c.ledger_item_id)
-    return [i for i in seen_rows(session, query) if period.holds(i.first_reported_at)]
+    scoped = scoped_items(partner_id, period, period.day(now))
+    return seen_rows(session, select(scoped).order_by(scoped.c.owner, scoped.c.ledger_item_id))
 
 
 def ledger_rows(
@@ -125,6 +125,12 @@ def ledger_report(
         ("已整改金额(元)", money(rectification["amount_rectified"])),
         ("完善制度数", rectification["rules_made"]),
         ("问责人数", rectification["persons_held_accountable"]),
+        ("持续整改占比(%)", rectification["ongoing_rate"]),
+        ("追责问责人数(去重)", figures["accountability"]["persons"]),
+    ]
+    by_category_amounts = [
+        (AMOUNT_CATEGORIES.get(category, category), money(amount))
+        for category, amount in rectification["amounts_by_category"].items()
     ]
     units = [
         (
@@ -147,11 +153,13 @@ def ledger_report(
     return Report(
         name="整改台账",
         ascii_name="ledger",
-        as_of=china_today(now),
+        as_of=period.day(now),
+        title=summary_title("整改台账", period, now),
         table=ledger_rows(session, trust, partner_id, period, now),
         summary=[
             context(session, partner_id, period, now, "首次报送日期"),
             Block("主要指标", ("项目", "数值"), main),
+            Block("按金额口径", ("金额口径", "金额(元)"), by_category_amounts),
             Block(
                 "按整改责任单位",
                 (

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.store.models import Message, Partner
-from exchange.supervision.days import CHINA, china_today
+from exchange.supervision.days import CHINA
 from exchange.supervision.figures import Period
 from exchange.supervision.reports.workbook import Block
 from exchange.trust.envelopes import open_envelope
@@ -51,9 +51,34 @@ def context(
         [
             ("统计范围", scope or partner_id),
             ("统计期间", f"{start} 至 {end}（按{counted_by}）"),
-            ("截至日期", china_today(now)),
+            ("截至日期", period.day(now)),
+            *((name, value) for name, value in period.filters().items()),
         ],
     )
+
+
+def summary_title(name: str, period: Period, now: datetime) -> str:
+    """``<name>汇总（截至2025年6月30日；来源文书文号：…）``: the cut-off day and the filters."""
+    day = period.day(now)
+    parts = [f"截至{day.year}年{day.month}月{day.day}日"]
+    parts += [
+        f"{FILTER_LABELS.get(k, k)}：{v}" for k, v in period.filters().items() if k != "as_of"
+    ]
+    return f"{name}汇总（{'；'.join(parts)}）"
+
+
+FILTER_LABELS: Final = {
+    "from": "起始日期",
+    "to": "截止日期",
+    "owner": "报送单位",
+    "source": "问题来源",
+    "source_doc_number": "来源文书文号",
+    "source_year": "问题所属年度",
+    "source_project": "项目名称",
+    "unit": "整改责任单位",
+    "problem_category": "问题类别",
+}
+"""The report titles' names of the figures' filters."""
 
 
 def in_order(counts: dict[str, int], labels: dict[str, str]) -> list[tuple[str, int]]:

@@ -19,6 +19,7 @@ from exchange.supervision.reports.reading import (
     money,
     partner_names,
     payloads,
+    summary_title,
     yes_no,
 )
 from exchange.supervision.reports.workbook import Block, Cell, Column, Report, Table
@@ -101,7 +102,10 @@ def referral_report(
     """The 移送线索台账 with the referral figures on its summary sheet."""
     referrals = stats(session, partner_id, period, now)["referrals"]
     main: list[tuple[Cell, ...]] = [
-        ("移送线索总数", referrals["total"]),
+        ("已放行移送(件次)", referrals["total"]),
+        ("移送线索(件)", referrals["referrals"]),
+        ("审核驳回", referrals["rejected"]),
+        ("待审核", referrals["held"]),
         ("逾期未反馈", referrals["overdue"]),
         ("已反馈", referrals["with_feedback"]),
         ("反馈用时中位数(天)", referrals["median_days_to_feedback"]),
@@ -120,7 +124,8 @@ def referral_report(
     return Report(
         name="移送线索台账",
         ascii_name="referrals",
-        as_of=china_today(now),
+        as_of=period.day(now),
+        title=summary_title("移送线索台账", period, now),
         table=referral_rows(session, trust, partner_id, period, now),
         summary=[
             context(session, partner_id, period, now, "移送日期"),

@@ -78,6 +78,8 @@ class Report:
     as_of: date
     table: Table
     summary: list[Block] = field(default_factory=list)
+    title: str | None = None
+    """The summary sheet's title (default ``<name>汇总``): the 截至 date and the filters."""
 
     def filename(self, extension: str) -> str:
         """The file name in Chinese, e.g. ``整改台账-2026-11-22.xlsx``."""
@@ -103,7 +105,9 @@ class Report:
         rows_sheet = book.worksheets[0]
         rows_sheet.title = self.name
         _write_rows_sheet(rows_sheet, self.table, progress)
-        _write_summary_sheet(book.create_sheet("汇总"), f"{self.name}汇总", self.summary)
+        _write_summary_sheet(
+            book.create_sheet("汇总"), self.title or f"{self.name}汇总", self.summary
+        )
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
