@@ -22,7 +22,7 @@ from exchange.api.schemas import (
     ReferralQuerySchema,
     SubjectQuerySchema,
 )
-from exchange.errors import BadRequest, NotFound
+from exchange.errors import BadRequest, NotFound, SchemaInvalid
 from exchange.hub import current_hub
 from exchange.store.models import ReferralCase
 from exchange.store.plans import read_in_index_order

@@ -6,7 +6,7 @@ The referral list reads its two halves (sent, received) newest first along
 ``ix_ledger_items_key`` from the keys, not by every item of the sender.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006f
 Create Date: 2026-12-02 07:40:00.000000
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0005'
+down_revision = '0006f'
 branch_labels = None
 depends_on = None
 
