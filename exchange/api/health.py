@@ -30,6 +30,10 @@ def readyz() -> Response:
     try:
         with current_hub().engine.connect() as connection:
             read_only = _read_only(connection)
+            if read_only:
+                # A session opened read-only stays so: drop it, so that the next probe (and
+                # the next write) asks a fresh one once the database takes writes again.
+                connection.invalidate()
     except Exception:
         raise Unavailable("The database does not answer.") from None
     if read_only:

@@ -9,6 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +37,17 @@ def make_engine(url: str, *, readonly: bool = False) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per checkout on the hot path. A dropped connection
     # fails one request (answered 503 with Retry-After) and the pool replaces it.
-    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    engine = create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    event.listen(engine, "handle_error", _drop_read_only_sessions)
+    return engine
+
+
+def _drop_read_only_sessions(context: ExceptionContext) -> None:
+    # A session that began read-only (a standby, or default_transaction_read_only) stays
+    # read-only after the database takes writes again: treat it as a lost connection, so the
+    # pool replaces it instead of refusing writes until it is recycled.
+    if getattr(context.original_exception, "sqlstate", None) == "25006":
+        context.is_disconnect = True
 
 
 def _tune_sqlite(engine: Engine, *, begin: str) -> None:

@@ -179,6 +179,7 @@ class Pipeline:
             if not connection.closed:
                 connection.rollback()
             if store_unavailable(refused):
+                pooled.invalidate(refused)  # a read-only session stays so: never reuse it
                 raise Unavailable("The store cannot be written now; retry.") from None
             raise
         except BaseException:

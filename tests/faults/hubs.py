@@ -75,6 +75,13 @@ def ready(url: str) -> bool:
         return False
 
 
+def _alive(url: str) -> bool:
+    try:
+        return requests.get(url + "/healthz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 class ServedHub:
     """A hub home set up with ``exchange init``, partners registered with ``partners add``,
     served by ``exchange serve`` (gunicorn) on a port of its own, and its worker.
@@ -109,7 +116,7 @@ class ServedHub:
             assert done.returncode == 0, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
         return done
 
-    def serve(self, *, workers: int = 2, preexec: Callable[[], None] | None = None) -> None:
+    def serve(self, *, workers: int = 2) -> None:
         """Start gunicorn (its own process group) and wait until it is ready."""
         self.server = subprocess.Popen(
             [EXCHANGE, "serve", "--port", str(self.port), "--workers", str(workers)],
@@ -117,9 +124,19 @@ class ServedHub:
             stdout=(self.home / "serve.log").open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=preexec,
         )
         wait_until(lambda: ready(self.url), "the hub is ready", seconds=90)
+
+    def serve_unready(self) -> None:
+        """Start gunicorn on a store expected not to be ready; wait until it answers."""
+        self.server = subprocess.Popen(
+            [EXCHANGE, "serve", "--port", str(self.port), "--workers", "2"],
+            env=self.env,
+            stdout=(self.home / "serve.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: _alive(self.url), "the hub answers", seconds=90)
 
     def kill(self) -> None:
         """SIGKILL the server's master and workers at once."""
