@@ -55,3 +55,10 @@ def test_the_delivery_benchmark_runs(tmp_path: Path) -> None:
     )
     assert "20 messages × 3 webhook recipients per run" in out
     assert "| 1 | 60 | 60 (0) |" in out  # every delivery made, none twice
+
+
+def test_the_figures_benchmark_runs(tmp_path: Path) -> None:
+    out = bench(tmp_path, "figures.py", "--items", "60", "--lines", "3", "--requests", "2")
+    assert "60 ledger items × 3 lines on sqlite" in out
+    assert "| `/v1/stats?as_of=2022-06-30` |" in out
+    assert "60 items, 整改率" in out
