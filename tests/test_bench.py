@@ -63,3 +63,10 @@ def test_the_soak_runs(tmp_path: Path) -> None:
     assert "| gunicorn worker 1 |" in out and "| exchange worker 2 |" in out
     assert "FAILED" not in out and "- ok: log verify: ok:" in out
     assert "- ok: pushes received:" in out and "(repeats 0)" in out
+
+
+def test_the_figures_benchmark_runs(tmp_path: Path) -> None:
+    out = bench(tmp_path, "figures.py", "--items", "60", "--lines", "3", "--requests", "2")
+    assert "60 ledger items × 3 lines on sqlite" in out
+    assert "| `/v1/stats?as_of=2022-06-30` |" in out
+    assert "60 items, 整改率" in out
