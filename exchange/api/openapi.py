@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from apispec import BasePlugin
 from flask_smorest import Api
 from marshmallow import Schema, fields
 
 from exchange.api.examples import fallback_example
-from exchange.api.problems import PROBLEM_TYPES
+from exchange.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES
 from exchange.api.schemas import ProblemSchema
 from schemas import ALL_MESSAGE_TYPES, examples
 from schemas.envelope import EnvelopeSchema
@@ -47,9 +48,83 @@ PAYLOAD_EXAMPLES: Final = {
 
 
 class ExchangeApi(Api):  # type: ignore[misc]  # flask-smorest ships no types
-    """flask-smorest's Api, its default error responses documented as problem documents."""
+    """flask-smorest's Api; each operation lists the refusals it can answer, by status, as
+    problem documents (no catch-all ``default``, so a client and a fuzzer can tell an
+    undocumented status).
+    """
 
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _init_spec(self, **options: Any) -> None:
+        options["extra_plugins"] = (*options.get("extra_plugins", ()), RefusalsPlugin())
+        super()._init_spec(**options)
+        for name, description, headers in REFUSALS.values():
+            response: dict[str, Any] = {
+                "description": description,
+                "content": {
+                    PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
+            if headers:
+                response["headers"] = {
+                    header: {"description": text, "schema": {"type": "string"}}
+                    for header, text in headers.items()
+                }
+            self.spec.components.response(name, response)
+
+
+_PROBLEM: Final = {"$ref": "#/components/schemas/Problem"}
+_RETRY: Final = {"Retry-After": "Seconds to wait before retrying (RFC 9110 §10.2.3)"}
+
+REFUSALS: Final[dict[str, tuple[str, str, dict[str, str]]]] = {
+    "400": ("BadRequest", "invalid-json or bad-request", {}),
+    "401": ("Unauthenticated", "The RFC 9421 request signature or its key is refused", {}),
+    "403": ("Forbidden", "route-not-allowed: no agreement allows this route", {}),
+    "404": ("NotFound", "Nothing by that name for the caller", {}),
+    "409": ("Conflict", "duplicate-conflict or invalid-transition", {}),
+    "413": ("PayloadTooLarge", "The body is over the size limit (PROTOCOL §8)", {}),
+    "414": ("UriTooLong", "The request line is over 8,190 bytes", {}),
+    "422": ("Unprocessable", "schema-invalid or signature-invalid, with the fields by path", {}),
+    "429": ("RateLimited", "Over the caller's rate limit", _RETRY),
+    "431": ("HeadersTooLarge", "Over 100 header fields or a field over 8,190 bytes", {}),
+    "503": ("Unavailable", "The store does not answer, or the hub is not set up", _RETRY),
+}
+"""Status → (component name, description, headers) of the refusals the document lists."""
+
+# Every partner operation: the signature, its limits, the HTTP server's bounds, the store.
+_EVERY: Final = ("400", "401", "414", "422", "429", "431", "503")
+_WITH_BODY: Final = ("403", "409", "413")
+
+# Answers besides an operation's one success schema.
+_ALSO: Final[dict[tuple[str, str], dict[str, Any]]] = {
+    ("/v1/messages", "post"): {
+        "200": {
+            "description": "The identical message was stored before: its receipt again "
+            "(PROTOCOL §4)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}},
+        }
+    },
+}
+
+
+class RefusalsPlugin(BasePlugin):
+    """Documents each operation's refusals by status, replacing flask-smorest's catch-alls."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        """Add the refusals an operation of ``path`` can answer (after the marshmallow plugin)."""
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            for catch_all in ("default", "4XX"):
+                responses.pop(catch_all, None)
+            statuses = [*_EVERY, *(_WITH_BODY if method == "post" else ())]
+            if "{" in (path or "") or (path or "").startswith("/v1/log/proofs"):
+                statuses.append("404")
+            for status in statuses:
+                responses[status] = REFUSALS[status][0]
+            responses.update(_ALSO.get((path or "", method), {}))
 
 
 def component_name(message_type: str) -> str:
