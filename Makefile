@@ -8,7 +8,7 @@ TEST_WORKERS ?= 2
 EXCHANGE_HOME ?= ./var
 export EXCHANGE_HOME
 
-.PHONY: run test lint venv bench demo clean
+.PHONY: run test test-faults lint venv bench demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not faults" --ignore=tests/fuzz
+
+# The hub under faults (kills, outages, read-only stores) and the OpenAPI fuzzing: minutes each,
+# so apart from `make test`; .ci/run runs both.
+test-faults: $(VENV)/.installed-test
+	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/faults tests/fuzz
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
