@@ -5,13 +5,15 @@ received.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import g
 from flask_smorest import Blueprint
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, tuple_
 
 from exchange.api.auth import authenticate_partner
+from exchange.api.cursors import decode_cursor, encode_cursor
 from exchange.api.schemas import (
     ShareDetailSchema,
     SharePageSchema,
@@ -98,15 +100,24 @@ def shares(args: dict[str, Any]) -> Any:
     for name in ("share_type", "state"):
         if name in args:
             query = query.where(getattr(ShareUse, name) == args[name])
-    session = g.reader
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page, size = args["page"], args["page_size"]
-    uses = session.scalars(
-        query.order_by(ShareUse.sent_at.desc(), ShareUse.message_id, ShareUse.recipient)
-        .offset((page - 1) * size)
-        .limit(size)
-    )
-    return {"items": [use_view(u) for u in uses], "page": page, "page_size": size, "total": total}
+    if args.get("page", 1) != 1:
+        raise SchemaInvalid(errors={"page": ["Pages are reached by cursor now: follow `next`."]})
+    order = (ShareUse.sent_at, ShareUse.message_id, ShareUse.recipient)
+    if "cursor" in args:
+        after = decode_cursor(args["cursor"], "shares", g.partner_id, (datetime, str, str))
+        query = query.where(tuple_(*order) < tuple_(*after))
+    size = args["page_size"]
+    uses = list(g.reader.scalars(query.order_by(*(c.desc() for c in order)).limit(size + 1)))
+    page: dict[str, Any] = {"items": [use_view(u) for u in uses[:size]], "page_size": size}
+    page["next"] = None
+    if len(uses) > size:
+        last = uses[size - 1]
+        page["next"] = encode_cursor(
+            "shares", g.partner_id, (last.sent_at, last.message_id, last.recipient)
+        )
+    if args["total"]:
+        page["total"] = g.reader.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return page
 
 
 @blp.route("/shares/<business_key:share_id>", methods=["GET"])

@@ -379,9 +379,11 @@ class SharePageSchema(Schema):
     """A page of share uses."""
 
     items = fields.List(fields.Nested(ShareUseSchema))
-    page = fields.Integer()
+    next = fields.String(
+        allow_none=True, metadata={"description": "the cursor of the next page; null: the last"}
+    )
     page_size = fields.Integer()
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "only when asked with `total=true`"})
 
 
 class ShareDetailSchema(Schema):
