@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-import click
+from exchange.cli.common import Refused
 
 
 def read_password(path: Path | None, *, confirm: bool = False) -> str:
@@ -16,14 +16,14 @@ def read_password(path: Path | None, *, confirm: bool = False) -> str:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as unreadable:
-            raise click.UsageError(f"{path}: cannot read the password ({unreadable}).") from None
+            raise Refused(f"{path}: cannot read the password ({unreadable}).") from None
         if not lines or not lines[0]:
-            raise click.UsageError(f"{path}: the first line holds no password.")
+            raise Refused(f"{path}: the first line holds no password.")
         return lines[0]
     try:
         password = getpass.getpass("Password: ")
         if confirm and getpass.getpass("Password again: ") != password:
-            raise click.UsageError("The passwords differ.")
+            raise Refused("The passwords differ.")
     except EOFError:
-        raise click.UsageError("No password: type one, or give --password-file.") from None
+        raise Refused("No password: type one, or give --password-file.") from None
     return password
