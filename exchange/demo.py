@@ -20,6 +20,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
+from exchange.admin.accounts import scripted_reviewer
 from exchange.admin.partners import add_partner
 from exchange.config import Config
 from exchange.hub import Hub
@@ -251,7 +252,7 @@ def _review(hub: Hub, message_id: str, reviewer: str, reason: str | None) -> Non
         decide(
             session,
             message_id,
-            reviewer=reviewer,
+            reviewer=scripted_reviewer(session, reviewer, now=hub.now()),
             approve=reason is None,
             reason=reason,
             now=hub.now(),

@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import func, select, update
 
 from adapters import ExchangeClient
+from exchange.admin.accounts import scripted_reviewer
 from exchange.admin.partners import add_partner
 from exchange.hub import Hub
 from exchange.store.models import LogEntry, Message
@@ -134,12 +135,14 @@ def rewrite_entry(the_hub: Hub, index: int, old: bytes, new: bytes) -> None:
 
 
 def review(hub: Hub, message_id: str, reviewer: str, *, reason: str | None = None) -> str:
-    """One reviewer approves (no reason) or rejects (with one); return the message's status."""
+    """One reviewer account (made when missing) approves (no reason) or rejects (with one);
+    return the message's status.
+    """
     with hub.sessions.begin() as session:
         return decide(
             session,
             message_id,
-            reviewer=reviewer,
+            reviewer=scripted_reviewer(session, reviewer, now=hub.now()),
             approve=reason is None,
             reason=reason,
             now=hub.now(),

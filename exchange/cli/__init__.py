@@ -21,6 +21,7 @@ from exchange.cli import (
     reports,
     review,
     setup,
+    users,
     worker,
 )
 
@@ -45,6 +46,7 @@ for command in (
     partners.partners,
     keys.keys_group,
     review.review,
+    users.users,
     log.log_group,
     notices.notices_group,
     worker.worker,

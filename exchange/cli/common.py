@@ -43,13 +43,22 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+class Refused(click.ClickException):
+    """A refusal of bad input: one line, exit 2 (as click's usage errors)."""
+
+    exit_code = 2
+
+
 @contextmanager
-def refusals() -> Iterator[None]:
-    """Turn the hub's refusals into a one-line CLI error."""
+def refusals(*, bad_input: bool = False) -> Iterator[None]:
+    """Turn the hub's refusals into a one-line CLI error: exit 1, or 2 for ``bad_input``
+    (commands whose refusals are all of what was given).
+    """
     try:
         yield
     except ExchangeError as refusal:
-        raise click.ClickException(refusal.detail) from None
+        kind = Refused if bad_input else click.ClickException
+        raise kind(refusal.detail) from None
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

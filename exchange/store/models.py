@@ -126,6 +126,8 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_sender_subject", "sender", "subject"),
+        # The console's message list: newest first, keyset pages by the receiving entry.
+        Index("ix_messages_log_index", "log_index"),
         # Partial indexes: most messages are released at once and answer nothing, so they
         # skip these entries (fewer index writes on the intake path).
         Index(
@@ -452,3 +454,44 @@ class Transition(Base):
     # The step's business date (a feedback's ``occurred_at``, a line's ``status_date``; else
     # the Beijing day of ``at``): figures as of a day read the steps dated up to it.
     business_date: Mapped[date | None] = mapped_column(Date)
+
+
+class Account(Base):
+    """A person who works the console or the review commands: admin, reviewer or observer.
+
+    ``name_key`` is the name as compared (NFKC, spaces collapsed, case folded), unique, so that
+    "张三" and "张三 " are one account; log entries name the account by ``id`` only.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    # The body an account works for (audit, discipline, …): it may not review that body's
+    # messages. None for the hub's own staff.
+    body: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # A session that began before this is over (a reset password ends every session).
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LoginAttempt(Base):
+    """One failed sign-in, counted per account name and per client address within a window,
+    in the database so that the limit holds across the server's processes.
+    """
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_login_attempts_name_at", "name_key", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )

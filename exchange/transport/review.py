@@ -1,4 +1,6 @@
-"""Review before release: distinct approvers (four eyes for referrals), rejection, release."""
+"""Review before release: distinct reviewer accounts (four eyes for referrals), rejection,
+release.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from typing import cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from exchange.errors import BadRequest, InvalidTransition, NotFound
-from exchange.store.models import Message, Review
+from exchange.admin.accounts import Operator
+from exchange.errors import BadRequest, ClassifiedContentRefused, InvalidTransition, NotFound
+from exchange.store.models import Account, Message, Review
 from exchange.store.rows import ReviewRow
 from exchange.supervision.hub_events import HubStep, apply_hub_steps
 from exchange.supervision.states import HubEvent
@@ -20,6 +23,7 @@ from exchange.transport.release import DELIVERIES, MESSAGES, release_held
 from exchange.trust.directory import pushed_recipients
 from exchange.trust.hub_keys import HubTrust
 from keys.protocol import LogAction
+from schemas import body_of, contains_marker
 
 REVIEWS = cast(Table, Review.__table__)
 
@@ -36,31 +40,45 @@ def decide(
     session: Session,
     message_id: str,
     *,
-    reviewer: str,
+    reviewer: Operator,
     approve: bool,
     reason: str | None,
     now: datetime,
     trust: HubTrust,
+    version: int | None = None,
 ) -> Decision:
-    """Record one reviewer's decision; release once enough distinct reviewers approved.
+    """Record one reviewer account's decision; release once enough distinct accounts approved.
 
-    A rejection also sends the sender a ``review_rejected`` hub notice with the reason, signed
-    with the hub's key (``trust``), in the same transaction.
+    ``version`` is the number of decisions the reviewer saw (``review_version``): when another
+    decision came first, this one is refused, so two at once cannot both win. A rejection
+    also sends the sender a ``review_rejected`` hub notice with the reason, signed with the
+    hub's key (``trust``), in the same transaction.
     """
+    if not approve and not (reason or "").strip():
+        raise BadRequest("A rejection needs a reason.", errors={"reason": ["Required."]})
+    if reason is not None and contains_marker(reason):
+        # The notice carries the reason to the sender: non-classified data only (PROTOCOL §8).
+        raise ClassifiedContentRefused(
+            "The reason carries a state-secret marker.", errors={"reason": ["Classified."]}
+        )
     with session_window(session, now) as window:
         message = session.get(Message, message_id)
         if message is None:
             raise NotFound(f"No message {message_id}.")
+        _check_reviewer(session, reviewer, message)
         if message.status != "pending_review":
             raise InvalidTransition(f"Message is {message.status}, not pending_review.")
-        if any(r.reviewer == reviewer for r in message.reviews):
-            raise InvalidTransition(f"{reviewer} has already reviewed this message.")
-        if not approve and not reason:
-            raise BadRequest("A rejection needs a reason.")
+        if any(r.reviewer == reviewer.actor for r in message.reviews):
+            raise InvalidTransition(f"Account {reviewer.id} has already reviewed this message.")
+        if version is not None and version != review_version(message):
+            raise InvalidTransition(
+                "Another reviewer decided on this message while you were reading it; "
+                "look at it again."
+            )
         decision = "approved" if approve else "rejected"
         review: ReviewRow = {
             "message_id": message.id,
-            "reviewer": reviewer,
+            "reviewer": reviewer.actor,
             "decision": decision,
             "reason": reason,
             "at": now,
@@ -68,7 +86,7 @@ def decide(
         window.changes.insert(REVIEWS, [review])
         decided = window.log.append(
             at=now,
-            actor=f"admin:{reviewer}",
+            actor=reviewer.actor,
             action=LogAction(f"message:review:{decision}"),
             message_id=message.id,
             type=message.type,
@@ -106,3 +124,26 @@ def pending(session: Session) -> list[Message]:
             select(Message).where(Message.status == "pending_review").order_by(Message.received_at)
         )
     )
+
+
+def review_version(message: Message) -> int:
+    """How many decisions a held message has had: what a decision must have seen."""
+    return len(message.reviews)
+
+
+def _check_reviewer(session: Session, reviewer: Operator, message: Message) -> None:
+    """The account is an active reviewer and not of the sender's body."""
+    account = session.get(Account, reviewer.id)
+    if account is None or account.status != "active":
+        raise BadRequest(f"Account {reviewer.id} is not an active account.")
+    if account.role != "reviewer":
+        raise BadRequest(f"Account {reviewer.id} is not a reviewer.")
+    if (
+        account.body is not None
+        and message.sender != "hub"
+        and body_of(message.sender) == (account.body)
+    ):
+        raise BadRequest(
+            f"Account {reviewer.id} works for {account.body}, which sent this message: "
+            "a reviewer may not decide on a message of their own body."
+        )

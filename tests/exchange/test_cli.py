@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
@@ -335,64 +336,91 @@ def test_keys_revoke_makes_the_hub_refuse_the_key(
 # -- review ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    """A password (made now) in a file, for ``--password-file``."""
+    path = tmp_path / "password"
+    path.write_text(secrets.token_urlsafe(18) + "\n", encoding="utf-8")
+    return path
+
+
+def reviewers(cli: Cli, password_file: Path, *names: str) -> None:
+    """Add a reviewer account for each name, all with the file's password."""
+    for name in names:
+        cli.ok("users", "add", name, "--role", "reviewer", "--password-file", str(password_file))
+
+
 def test_review_four_eyes_release_a_referral(
-    cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys]
+    cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys], password_file: Path
 ) -> None:
-    """Two distinct reviewers release a referral; the same reviewer twice is refused."""
+    """Two distinct reviewer accounts release a referral; the same account twice is refused,
+    and so is the same name written with a space more.
+    """
     referral = examples.referral_example()
     assert partners["audit"].client(base_url).send(referral).status == "pending_review"
     message_id = referral["id"]
+    reviewers(cli, password_file, "张审核", "李复核")
+    signed = ["--password-file", str(password_file)]
 
     assert cli.ok("review", "list").splitlines() == [
         f"{message_id}\tclue.referral.v1\t{AUDIT} → {DISCIPLINE}\t0/2 approvals"
     ]
-    assert cli.ok("review", "approve", "--as", "张审核", "--", message_id) == (
+    assert cli.ok("review", "approve", *signed, "--as", "张审核", "--", message_id) == (
         f"{message_id}: pending_review\n"
     )
-    error = one_line_error(cli.refused("review", "approve", "--as", "张审核", "--", message_id))
-    assert error == "张审核 has already reviewed this message."
+    for again in ("张审核", "张审核 ", " 张审核"):
+        stderr = cli.refused("review", "approve", *signed, "--as", again, "--", message_id, code=2)
+        assert one_line_error(stderr) == "Account 1 has already reviewed this message."
     assert len(message_row(hub, message_id).reviews) == 1
 
     assert (
-        cli.ok("review", "approve", "--as", "李复核", "--", message_id)
+        cli.ok("review", "approve", *signed, "--as", "李复核", "--", message_id)
         == f"{message_id}: released\n"
     )
 
     released = message_row(hub, message_id)
     assert released.status == "released"
-    assert {r.reviewer for r in released.reviews} == {"张审核", "李复核"}
+    assert {r.reviewer for r in released.reviews} == {"account:1", "account:2"}
     assert [d.state for d in released.deliveries] == ["queued"]
     inbox = partners["discipline"].client(base_url).inbox()
     assert [item.envelope["id"] for item in inbox.items] == [message_id]
 
 
 def test_review_reject_needs_a_reason(
-    cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys]
+    cli: Cli, hub: Hub, base_url: str, partners: dict[str, PartnerKeys], password_file: Path
 ) -> None:
     """Click refuses a reject without --reason; with one the share is rejected for good."""
     share = examples.share_example()
     audit = partners["audit"].client(base_url)
     assert audit.send(share).status == "pending_review"
     message_id = share["id"]
+    reviewers(cli, password_file, "王审核", "李复核")
+    signed = ["--password-file", str(password_file)]
 
-    usage = cli.refused("review", "reject", "--as", "王审核", "--", message_id, code=2)
+    usage = cli.refused("review", "reject", *signed, "--as", "王审核", "--", message_id, code=2)
     assert "Missing option '--reason'" in usage
     empty = one_line_error(
-        cli.refused("review", "reject", "--as", "王审核", "--reason", "", "--", message_id)
+        cli.refused(
+            "review", "reject", *signed, "--as", "王审核", "--reason", "", "--", message_id, code=2
+        )
     )
     assert empty == "A rejection needs a reason."
     assert message_row(hub, message_id).reviews == []
 
-    stdout = cli.ok("review", "reject", "--as", "王审核", "--reason", "材料不全", "--", message_id)
+    stdout = cli.ok(
+        "review", "reject", *signed, "--as", "王审核", "--reason", "材料不全", "--", message_id
+    )
 
     assert stdout == f"{message_id}: rejected\n"
     rejected = message_row(hub, message_id)
     assert rejected.status == "rejected"
     assert [(r.reviewer, r.decision, r.reason) for r in rejected.reviews] == [
-        ("王审核", "rejected", "材料不全")
+        ("account:1", "rejected", "材料不全")
     ]
     assert [d.state for d in rejected.deliveries] == ["rejected"]
     assert audit.message(message_id)["status"] == "rejected"
-    after = one_line_error(cli.refused("review", "approve", "--as", "李复核", "--", message_id))
+    after = one_line_error(
+        cli.refused("review", "approve", *signed, "--as", "李复核", "--", message_id, code=2)
+    )
     assert after == "Message is rejected, not pending_review."
     assert partners["personnel"].client(base_url).inbox().items == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import subprocess
 import sys
@@ -81,13 +82,18 @@ def test_four_bodies_exchange_all_five_types(
     # 问题线索移送: audit → discipline, four eyes before release (through the CLI).
     referral = examples.referral_example()
     assert audit.send(referral).status == "pending_review"
-    run(env, "review", "approve", "--as", "张审核", "--", referral["id"])
-    assert "released" in run(env, "review", "approve", "--as", "李复核", "--", referral["id"])
+    secret = tmp_path / "reviewer-password"
+    secret.write_text(secrets.token_urlsafe(16) + "\n")
+    for reviewer in ("张审核", "李复核", "王审核"):
+        run(env, "users", "add", reviewer, "--role", "reviewer", "--password-file", str(secret))
+    approve = ["review", "approve", "--password-file", str(secret), "--as"]
+    run(env, *approve, "张审核", "--", referral["id"])
+    assert "released" in run(env, *approve, "李复核", "--", referral["id"])
 
     # 成果共享: audit → personnel, one reviewer.
     share = examples.share_example()
     assert audit.send(share).status == "pending_review"
-    assert "released" in run(env, "review", "approve", "--as", "王审核", "--", share["id"])
+    assert "released" in run(env, *approve, "王审核", "--", share["id"])
 
     received = pull_and_ack(discipline)
     assert {ledger_line["id"], referral["id"]} <= received

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -64,7 +65,9 @@ def test_the_bundle_says_what_happened(evidence_bundle: Path) -> None:
         "message:acked",
     ]
     reviewers = [e["actor"] for e in verified.entries if e["action"] == "message:review:approved"]
-    assert reviewers == ["admin:zhang.reviewer", "admin:li.reviewer"]
+    # Two distinct reviewer accounts, named by id: no person's name in the log.
+    assert len(set(reviewers)) == 2
+    assert all(re.fullmatch(r"account:\d+", actor) for actor in reviewers), reviewers
 
 
 def leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
