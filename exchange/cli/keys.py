@@ -1,4 +1,4 @@
-"""``exchange keys``: add a partner's key (rotation), revoke one."""
+"""``exchange keys``: add a partner's key (rotation), revoke one; rotate the hub's own keys."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from flask.cli import AppGroup
 
 from exchange.admin.partners import add_key, revoke_key
 from exchange.cli.common import hub, load_public, refusals
+from exchange.trust.hub_keys import add_hub_key
 
 
 @click.group("keys", cls=AppGroup)
 def keys_group() -> None:
-    """Add and revoke partner keys."""
+    """Add and revoke partner keys; rotate the hub's signing and sealing keys."""
 
 
 @keys_group.command("add")
@@ -56,3 +57,15 @@ def keys_revoke(kid: str) -> None:
     with refusals(), the_hub.sessions.begin() as session:
         revoke_key(session, kid, actor="cli", now=the_hub.now())
     click.echo(f"revoked {kid}")
+
+
+@keys_group.command("rotate-hub")
+def keys_rotate_hub() -> None:
+    """Make a new hub signing key: it signs receipts and checkpoints from now on; the old keys
+    stay in the JWK Set, so what they signed still verifies.
+    """
+    the_hub = hub()
+    with refusals():
+        new = add_hub_key(the_hub.config.keys_dir, now=the_hub.now())
+    published = [key["kid"] for key in the_hub.trust.jwks()["keys"]]
+    click.echo(f"new hub key {new.kid} signs from now on; published: {', '.join(published)}")
