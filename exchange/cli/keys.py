@@ -9,8 +9,9 @@ import click
 from flask.cli import AppGroup
 
 from exchange.admin.partners import add_key, revoke_key
-from exchange.cli.common import hub, load_public, refusals
-from exchange.trust.hub_keys import add_hub_key
+from exchange.cli.common import hub, load_public, plural, refusals
+from exchange.trust.hub_keys import add_hub_key, add_sealing_key
+from exchange.trust.resealing import Progress, Resealer, census
 
 
 @click.group("keys", cls=AppGroup)
@@ -69,3 +70,35 @@ def keys_rotate_hub() -> None:
         new = add_hub_key(the_hub.config.keys_dir, now=the_hub.now())
     published = [key["kid"] for key in the_hub.trust.jwks()["keys"]]
     click.echo(f"new hub key {new.kid} signs from now on; published: {', '.join(published)}")
+
+
+RESEAL_STATE = "reseal-cursor.json"
+"""Under ``$EXCHANGE_HOME``: where a re-sealing run saves its cursor after every batch."""
+
+
+@keys_group.command("rotate-sealing")
+@click.option("--batch", default=500, show_default=True, help="Rows re-sealed per transaction.")
+def keys_rotate_sealing(batch: int) -> None:
+    """Make a new sealing key current and re-seal every stored payload under it, in small
+    transactions while the hub serves; a run that was stopped resumes from its cursor.
+    """
+    the_hub = hub()
+    state_path = the_hub.config.home / RESEAL_STATE
+    with refusals():
+        if state_path.exists():
+            target = the_hub.trust.sealing.primary_kid
+            click.echo(f"resuming the re-sealing under {target}")
+        else:
+            target = add_sealing_key(the_hub.config.keys_dir, now=the_hub.now())
+            click.echo(f"new sealing key {target} seals from now on")
+        resealer = Resealer(
+            the_hub.sessions, the_hub.readers, the_hub.trust, state_path, batch=batch
+        )
+        before = census(the_hub.readers, the_hub.trust.sealing)
+
+        def report(progress: Progress) -> None:
+            click.echo(f"{progress.column}: {progress.resealed}/{progress.total} re-sealed")
+
+        after = resealer.run(before, report)
+    stored = sum(after.values())
+    click.echo(f"ok: {plural(stored, 'sealed payload')} all under {target}")

@@ -15,11 +15,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from exchange.cli.keys import RESEAL_STATE
 from exchange.config import Config
 from exchange.errors import BadRequest
 from exchange.hub import Hub
-from exchange.store.models import Checkpoint
-from exchange.trust.hub_keys import HubTrust, add_hub_key
+from exchange.store.models import Checkpoint, Message
+from exchange.trust.hub_keys import HubTrust, add_hub_key, add_sealing_key
+from exchange.trust.resealing import Progress, Resealer, census
 from keys import SealingError, SealingKeyRing, jwks_resolver, jws
 from keys.protocol import CHECKPOINT_TYP, RECEIPT_TYP
 from schemas import examples
@@ -172,3 +174,69 @@ assert not {"exchange", "flask", "sqlalchemy"} & {n.split(".")[0] for n in sys.m
 kid = lambda token: unverified_header(token)["kid"]
 print(verified.message_id, kid(bundle["receipt"]), kid(bundle["checkpoint"]))
 """
+
+
+# --- the hub's sealing key ------------------------------------------------------------------
+
+
+class Killed(Exception):
+    """Stands for the re-sealing process being killed after its first batch."""
+
+
+def test_rotate_sealing_while_serving_resumes_after_a_kill(
+    served_hub: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, env = served_hub
+    the_hub = served(env)
+    partners = everyone(the_hub)
+    audit = partners["audit"].client(url)
+    sent = [audit.send(examples.rectification_example()) for _ in range(3)]
+    old_kid = the_hub.trust.sealing.primary_kid
+
+    # A first run, killed once its first batch of one row is committed.
+    keys_dir = the_hub.config.keys_dir
+    new_kid = add_sealing_key(keys_dir, now=the_hub.now())
+    assert the_hub.trust.sealing.primary_kid == new_kid
+    state_path = the_hub.config.home / RESEAL_STATE
+
+    def kill(_progress: Progress) -> None:
+        raise Killed
+
+    resealer = Resealer(the_hub.sessions, the_hub.readers, the_hub.trust, state_path, batch=1)
+    with pytest.raises(Killed):
+        resealer.run(census(the_hub.readers, the_hub.trust.sealing), kill)
+    midway = census(the_hub.readers, the_hub.trust.sealing)
+    assert midway[new_kid] == 1 and midway[old_kid] == 2
+    assert json.loads(state_path.read_text())["resealed"] == 1
+
+    # The hub serves on meanwhile: a message received now is sealed under the new key.
+    during = audit.send(examples.rectification_example())
+    out = exchange(env, "keys", "rotate-sealing", "--batch", "1").stdout
+    assert out.startswith(f"resuming the re-sealing under {new_kid}")
+    assert out.strip().endswith(f"all under {new_kid}") and not state_path.exists()
+    assert set(census(the_hub.readers, the_hub.trust.sealing)) == {new_kid}
+
+    # Every payload opens with the new key alone: the old one can be retired.
+    retired = the_hub.trust.sealing.without_key(old_kid)
+    with the_hub.readers() as session:
+        rows = session.execute(select(Message.id, Message.sealed_envelope)).all()
+    assert {message_id for message_id, _ in rows} >= {r.id for r in [*sent, during]}
+    for message_id, sealed in rows:
+        assert retired.kid_of(bytes(sealed)) == new_kid
+        envelope = json.loads(retired.open(bytes(sealed), aad=message_id.encode()))
+        assert envelope["id"] == message_id
+    with pytest.raises(SealingError, match="unknown sealing key"):
+        SealingKeyRing({old_kid: SealingKeyRing.generate_key()}).open(
+            bytes(rows[0][1]), aad=rows[0][0].encode()
+        )
+    verified = exchange(env, "log", "verify").stdout
+    assert verified.startswith("ok:") and "4 messages" in verified
+    bundle_path = tmp_path / "evidence.json"
+    exchange(env, "evidence", "export", sent[0].id, "--out", str(bundle_path))
+    assert exchange(env, "evidence", "verify", str(bundle_path)).stdout.startswith("ok:")
+
+    # A second rotation starts afresh: a newer key, everything re-sealed under it.
+    again = exchange(env, "keys", "rotate-sealing").stdout
+    newest = served(env).trust.sealing.primary_kid
+    assert newest != new_kid and again.startswith(f"new sealing key {newest}")
+    assert set(census(the_hub.readers, the_hub.trust.sealing)) == {newest}
