@@ -66,6 +66,14 @@ class SealingKeyRing:
         keys = {**self._keys, kid: key}
         return SealingKeyRing(keys, kid if primary else self._primary)
 
+    def without_key(self, kid: str) -> SealingKeyRing:
+        """Return a new ring without kid: tokens sealed under it no longer open (retirement)."""
+        if kid not in self._keys:
+            raise SealingError(f"kid {kid!r} is not in the ring")
+        if kid == self._primary:
+            raise SealingError("the primary key cannot be retired")
+        return SealingKeyRing({k: v for k, v in self._keys.items() if k != kid}, self._primary)
+
     def seal(self, plaintext: bytes, *, aad: bytes = b"") -> bytes:
         """Encrypt and authenticate plaintext (bound to aad) under the primary key."""
         header = _header(self._primary)

@@ -1,4 +1,4 @@
-"""``exchange keys``: add a partner's key (rotation), revoke one."""
+"""``exchange keys``: add a partner's key (rotation), revoke one; rotate the hub's own keys."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import click
 from flask.cli import AppGroup
 
 from exchange.admin.partners import add_key, revoke_key
-from exchange.cli.common import hub, load_public, refusals
+from exchange.cli.common import hub, load_public, plural, refusals
+from exchange.trust.hub_keys import add_hub_key, add_sealing_key
+from exchange.trust.resealing import Progress, Resealer, census
 
 
 @click.group("keys", cls=AppGroup)
 def keys_group() -> None:
-    """Add and revoke partner keys."""
+    """Add and revoke partner keys; rotate the hub's signing and sealing keys."""
 
 
 @keys_group.command("add")
@@ -56,3 +58,47 @@ def keys_revoke(kid: str) -> None:
     with refusals(), the_hub.sessions.begin() as session:
         revoke_key(session, kid, actor="cli", now=the_hub.now())
     click.echo(f"revoked {kid}")
+
+
+@keys_group.command("rotate-hub")
+def keys_rotate_hub() -> None:
+    """Make a new hub signing key: it signs receipts and checkpoints from now on; the old keys
+    stay in the JWK Set, so what they signed still verifies.
+    """
+    the_hub = hub()
+    with refusals():
+        new = add_hub_key(the_hub.config.keys_dir, now=the_hub.now())
+    published = [key["kid"] for key in the_hub.trust.jwks()["keys"]]
+    click.echo(f"new hub key {new.kid} signs from now on; published: {', '.join(published)}")
+
+
+RESEAL_STATE = "reseal-cursor.json"
+"""Under ``$EXCHANGE_HOME``: where a re-sealing run saves its cursor after every batch."""
+
+
+@keys_group.command("rotate-sealing")
+@click.option("--batch", default=500, show_default=True, help="Rows re-sealed per transaction.")
+def keys_rotate_sealing(batch: int) -> None:
+    """Make a new sealing key current and re-seal every stored payload under it, in small
+    transactions while the hub serves; a run that was stopped resumes from its cursor.
+    """
+    the_hub = hub()
+    state_path = the_hub.config.home / RESEAL_STATE
+    with refusals():
+        if state_path.exists():
+            target = the_hub.trust.sealing.primary_kid
+            click.echo(f"resuming the re-sealing under {target}")
+        else:
+            target = add_sealing_key(the_hub.config.keys_dir, now=the_hub.now())
+            click.echo(f"new sealing key {target} seals from now on")
+        resealer = Resealer(
+            the_hub.sessions, the_hub.readers, the_hub.trust, state_path, batch=batch
+        )
+        before = census(the_hub.readers, the_hub.trust.sealing)
+
+        def report(progress: Progress) -> None:
+            click.echo(f"{progress.column}: {progress.resealed}/{progress.total} re-sealed")
+
+        after = resealer.run(before, report)
+    stored = sum(after.values())
+    click.echo(f"ok: {plural(stored, 'sealed payload')} all under {target}")
