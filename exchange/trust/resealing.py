@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Column, LargeBinary, Table, func, select, update
+from sqlalchemy import Column, CursorResult, LargeBinary, Table, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.errors import BadRequest
@@ -168,7 +168,7 @@ class Resealer:
                             .where(column.key == key, column.sealed == old)
                             .values({column.sealed.name: new})
                         )
-                        written += done.rowcount
+                        written += cast("CursorResult[Any]", done).rowcount
             if headers:
                 state["after"] = headers[-1][0]
             state["resealed"] = int(state["resealed"]) + written
