@@ -375,15 +375,20 @@ class ShareUseSchema(Schema):
     plan_joint_projects = fields.Integer()
 
 
-class SharePageSchema(Schema):
-    """A page of share uses."""
+class CursorPageSchema(Schema):
+    """What every list answers beside its items: the next page's cursor (PageQuerySchema)."""
 
-    items = fields.List(fields.Nested(ShareUseSchema))
     next = fields.String(
         allow_none=True, metadata={"description": "the cursor of the next page; null: the last"}
     )
     page_size = fields.Integer()
     total = fields.Integer(metadata={"description": "only when asked with `total=true`"})
+
+
+class SharePageSchema(CursorPageSchema):
+    """A page of share uses."""
+
+    items = fields.List(fields.Nested(ShareUseSchema))
 
 
 class ShareDetailSchema(Schema):
@@ -429,15 +434,10 @@ class TimelineStepSchema(Schema):
     log_index = fields.Integer()
 
 
-class ReferralPageSchema(Schema):
+class ReferralPageSchema(CursorPageSchema):
     """A page of referral cases."""
 
     items = fields.List(fields.Nested(ReferralCaseSchema))
-    next = fields.String(
-        allow_none=True, metadata={"description": "the cursor of the next page; null: the last"}
-    )
-    page_size = fields.Integer()
-    total = fields.Integer(metadata={"description": "only when asked with `total=true`"})
 
 
 class ReferralDetailSchema(Schema):
@@ -472,15 +472,10 @@ class LedgerItemSchema(Schema):
     last_message_id = fields.String()
 
 
-class LedgerPageSchema(Schema):
+class LedgerPageSchema(CursorPageSchema):
     """A page of ledger items."""
 
     items = fields.List(fields.Nested(LedgerItemSchema))
-    next = fields.String(
-        allow_none=True, metadata={"description": "the cursor of the next page; null: the last"}
-    )
-    page_size = fields.Integer()
-    total = fields.Integer(metadata={"description": "only when asked with `total=true`"})
 
 
 class LedgerItemDetailSchema(LedgerItemSchema):
