@@ -51,17 +51,19 @@ _FILL = [
     "SET session_replication_role = replica",
     f"""INSERT INTO ledger_items (owner, ledger_item_id, first_reported_at, last_message_id,
         source, source_doc_number, unit_name, rectification_class, status, deadline,
-        amount_involved, amount_rectified, rules_made, persons_held_accountable, reported_at)
+        amount_involved, amount_rectified, rules_made, persons_held_accountable, reported_at,
+        status_date)
       SELECT CASE WHEN g % 5 = 0 THEN '{OTHER}' ELSE '{OWNER}' END, 'ZG-' || lpad(g::text, 6, '0'),
         now(), 'm-' || g, 'audit', 'doc', 'unit', 'immediate', 'in_progress', '2027-01-01',
-        0, 0, 0, 0, now()
+        0, 0, 0, 0, now(), current_date
       FROM generate_series(1, {ITEMS}) g""",
     # Two lines an item: the first and a later one; each released to both other bodies.
     f"""INSERT INTO ledger_lines (message_id, owner, ledger_item_id, log_index, received_at,
         source, source_doc_number, unit_name, rectification_class, status, deadline,
-        amount_involved, amount_rectified, rules_made, persons_held_accountable, reported_at)
+        amount_involved, amount_rectified, rules_made, persons_held_accountable, reported_at,
+        status_date)
       SELECT 'm-' || (g + s * {ITEMS}), i.owner, i.ledger_item_id, g * 10 + s, now(), 'audit',
-        'doc', 'unit', 'immediate', 'in_progress', '2027-01-01', 0, 0, 0, 0, now()
+        'doc', 'unit', 'immediate', 'in_progress', '2027-01-01', 0, 0, 0, 0, now(), current_date
       FROM generate_series(1, {ITEMS}) g
       JOIN ledger_items i ON i.ledger_item_id = 'ZG-' || lpad(g::text, 6, '0'),
       generate_series(0, 1) s""",

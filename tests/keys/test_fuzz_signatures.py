@@ -6,6 +6,7 @@ header, method, path, body — is refused.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -91,8 +92,14 @@ def test_every_bit_flip_of_the_content_is_refused() -> None:
 
 URL = "https://hub.example/v1/messages?after=3"
 BODY = json.dumps({"envelope": {"id": "x"}, "signature": TOKEN}).encode()
+# Time is a parameter: the request is signed and verified at one instant, however long the
+# suite has run since this module was imported.
+SIGNED_AT = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 SIGNED = httpsig.sign_request(
-    HttpRequest("POST", URL, {"Content-Type": "application/json"}, BODY), KEY, kid=KID
+    HttpRequest("POST", URL, {"Content-Type": "application/json"}, BODY),
+    KEY,
+    kid=KID,
+    now=SIGNED_AT,
 )
 
 
@@ -100,6 +107,7 @@ def _verify(method: str, url: str, headers: dict[str, str], body: bytes) -> None
     httpsig.verify_request(
         HttpRequest(method, url, headers, body),
         RESOLVE,
+        now=SIGNED_AT,
         required=("@method", "@path", "@query"),
     )
 

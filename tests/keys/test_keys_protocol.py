@@ -38,6 +38,12 @@ HUB_ACTIONS = (
     "partner:webhook-disabled",
     "key:added",
     "key:revoked",
+    "account:added",
+    "account:disabled",
+    "account:password-reset",
+    "account:login",
+    "account:login-failed",
+    "account:logout",
 )
 
 
@@ -61,7 +67,7 @@ def test_every_action_the_hub_writes_is_a_log_action() -> None:
     """Exactly the hub's actions, each ``subject:event`` in lower case, none twice."""
     assert sorted(LogAction) == sorted(HUB_ACTIONS)
     for action in LogAction:
-        assert re.fullmatch(r"(message|partner|key)(:[a-z]+(-[a-z]+)*)+", action), action
+        assert re.fullmatch(r"(message|partner|key|account)(:[a-z]+(-[a-z]+)*)+", action), action
         assert action.name == action.value.upper().replace(":", "_").replace("-", "_")
 
 
