@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from exchange.api.examples import give_api_examples
 from schemas.clue import REFERRAL_STATES
+from schemas.fields import Text
 from schemas.rectification import RECTIFICATION_SOURCES, RECTIFICATION_STATUSES
 from schemas.result import SHARE_TYPES
 
@@ -307,18 +308,17 @@ class LedgerQuerySchema(PageQuerySchema):
 
     source = fields.String(validate=validate.OneOf(sorted(RECTIFICATION_SOURCES)))
     status = fields.String(validate=validate.OneOf(sorted(RECTIFICATION_STATUSES)))
-    unit = fields.String(
-        validate=validate.Length(1, 200),
-        metadata={"description": "responsible unit: its name or 统一社会信用代码"},
+    unit = Text(
+        max_length=200, metadata={"description": "responsible unit: its name or 统一社会信用代码"}
     )
-    owner = fields.String(validate=validate.Length(1, 80))
+    owner = Text(max_length=80)
     overdue = fields.Boolean()
 
 
 class SubjectQuerySchema(Schema):
     """When two senders use the same business key, which one."""
 
-    sender = fields.String(validate=validate.Length(1, 80))
+    sender = Text(max_length=80)
 
 
 class StatsQuerySchema(Schema):
@@ -331,22 +331,16 @@ class StatsQuerySchema(Schema):
     as_of = fields.Date(
         metadata={"description": "截至日期: states as of this Beijing day, overdue against it"}
     )
-    owner = fields.String(validate=validate.Length(1, 80), metadata={"description": "ledger owner"})
+    owner = Text(max_length=80, metadata={"description": "ledger owner"})
     source = fields.String(validate=validate.OneOf(sorted(RECTIFICATION_SOURCES)))
-    source_doc_number = fields.String(
-        validate=validate.Length(1, 100), metadata={"description": "来源文书文号"}
-    )
+    source_doc_number = Text(max_length=100, metadata={"description": "来源文书文号"})
     source_year = QueryInteger(minimum=1949, maximum=2100, metadata={"description": "问题所属年度"})
-    source_project = fields.String(
-        validate=validate.Length(1, 200), metadata={"description": "审计(巡察)项目名称"}
-    )
-    unit = fields.String(
-        validate=validate.Length(1, 200),
+    source_project = Text(max_length=200, metadata={"description": "审计(巡察)项目名称"})
+    unit = Text(
+        max_length=200,
         metadata={"description": "整改责任单位 or 共同整改责任单位: its name or USCC"},
     )
-    problem_category = fields.String(
-        validate=validate.Length(1, 100), metadata={"description": "问题类别"}
-    )
+    problem_category = Text(max_length=100, metadata={"description": "问题类别"})
 
 
 class ShareQuerySchema(PageQuerySchema):

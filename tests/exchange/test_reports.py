@@ -23,6 +23,7 @@ from exchange.supervision.days import china_today
 from exchange.supervision.figures import Period, stats
 from exchange.supervision.reports.ledger import ledger_report
 from exchange.supervision.reports.referrals import referral_report
+from exchange.supervision.reports.workbook import Column, Report, Table
 from schemas import examples, uscc_check_character
 from tests.exchange.test_cli import Cli, cli_env
 from tests.support import PartnerKeys, problem_code, review, signed_request
@@ -563,6 +564,33 @@ def test_the_api_refuses_a_bad_period_naming_the_field(
         assert response.status_code == 422, response.text
         assert problem_code(response) == "schema-invalid"
         assert "from" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("field", ["source_doc_number", "problem_category", "owner", "unit"])
+def test_the_api_refuses_a_filter_with_control_characters_naming_it(
+    base_url: str, partners: Partners, field: str
+) -> None:
+    # Found by the OpenAPI fuzzer: U+0007 in a filter reached the workbook's title and openpyxl
+    # refused it with a 500.
+    for path in ("/v1/reports/ledger.xlsx", "/v1/stats"):
+        query = f"?{field}=%07%E5%AE%A1%19&as_of=2026-06-30"
+        response = signed_request(base_url, partners["audit"], "GET", path + query)
+        assert response.status_code == 422, response.text
+        assert problem_code(response) == "schema-invalid"
+        assert field in response.json()["errors"]
+
+
+def test_a_workbook_title_with_control_characters_still_renders() -> None:
+    report = Report(
+        name="整改台账",
+        ascii_name="ledger",
+        as_of=date(2026, 6, 30),
+        table=Table(columns=(Column("问题"),), rows=[["甲\x07乙"]]),
+        title="整改台账汇总\x19",
+    )
+    rows_sheet, summary_sheet = workbook(report.xlsx())
+    assert rows_sheet.cell(row=2, column=1).value == "甲\ufffd乙"
+    assert summary_sheet.cell(row=1, column=1).value == "整改台账汇总\ufffd"
 
 
 def test_the_api_answers_only_signed_requests(base_url: str, partners: Partners) -> None:

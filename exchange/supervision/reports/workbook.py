@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Final
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -133,6 +134,9 @@ def _put(
 ) -> None:
     if value is None and not bold:
         return
+    if isinstance(value, str):
+        # XML 1.0 (§2.2) has no place for most C0 controls; openpyxl refuses them.
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     cell = sheet.cell(row=row, column=column)
     cell.value = value
     if isinstance(value, str):
