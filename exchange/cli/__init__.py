@@ -1,6 +1,7 @@
 """The ``exchange`` command: the hub's side — set up, serve, partners and keys, review, the
-log, notices, the worker, deliveries, evidence, reports, the demo. One module per command
-group; a partner's side (keygen, send, pull) is ``exchange-partner`` (``adapters.cli``).
+log, backup and restore, notices, the worker, deliveries, evidence, reports, the demo. One
+module per command group; a partner's side (keygen, send, pull) is ``exchange-partner``
+(``adapters.cli``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask.cli import FlaskGroup
 
 from exchange.app import create_app
 from exchange.cli import (
+    backup,
     deliveries,
     demo,
     evidence,
@@ -48,6 +50,8 @@ for command in (
     review.review,
     users.users,
     log.log_group,
+    backup.backup,
+    backup.restore,
     notices.notices_group,
     worker.worker,
     deliveries.deliveries_group,
