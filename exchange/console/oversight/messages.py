@@ -4,9 +4,10 @@ key, partner, type, state and day of receipt, in keyset pages (no offsets).
 A page walks ``ix_messages_log_index`` backwards from the cursor's entry and stops at the
 page's LIMIT: its cost is a page's rows (and, with a partner, one probe of the delivery's
 primary key each), not the table's, at any depth. A message's log index is unique and
-increases with receipt, so it is the whole sort key. The cursor is an ``exchange.api.cursors``
-cursor of the list ``console.messages``; it carries no filter, and every page is filtered by
-the filters given with it.
+increases with receipt, so it is the whole sort key. A message id is answered from the
+primary key. (A business key alone is a filter on the walk: no index has the subject first.)
+The cursor is an ``exchange.api.cursors`` cursor of the list ``console.messages``; it carries
+no filter, and every page is filtered by the filters given with it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from exchange.api.cursors import decode_cursor, encode_cursor
 from exchange.store.models import Delivery, Message
-from exchange.store.plans import read_in_index_order
 
 LIST_NAME: Final = "console.messages"
 # Cursors name the partner whose list they continue; the console's list is everyone's.
@@ -75,8 +75,13 @@ def message_page_query(found: MessageFilter, *, before: int | None, limit: int) 
     if found.business_key is not None:
         query = query.where(Message.subject == found.business_key)
     if found.partner is not None:
-        received = exists().where(
-            Delivery.message_id == Message.id, Delivery.recipient == found.partner
+        # OFFSET 0 keeps the probe correlated: PostgreSQL would otherwise hash every
+        # delivery of the partner first (an AlternativeSubPlan) when it has no statistics.
+        received = (
+            select(literal(1))
+            .where(Delivery.message_id == Message.id, Delivery.recipient == found.partner)
+            .offset(0)
+            .exists()
         )
         query = query.where(or_(Message.sender == found.partner, received))
     if found.type is not None:
@@ -89,6 +94,8 @@ def message_page_query(found: MessageFilter, *, before: int | None, limit: int) 
         query = query.where(Message.received_at < _midnight(found.received_to + timedelta(days=1)))
     if before is not None:
         query = query.where(Message.log_index < before)
+    if found.message_id is not None:
+        return query.limit(limit)  # one row at most, from the primary key: not a walk
     return query.order_by(Message.log_index.desc()).limit(limit)
 
 
@@ -104,7 +111,7 @@ def search_messages(
         (last,) = decode_cursor(cursor, LIST_NAME, _EVERYONE, (int,))
         assert isinstance(last, int)  # the shape asked for
         before = last
-    read_in_index_order(session)
+    walk_the_log_index(session)
     # One row more than the page: whether there is a next page, without counting.
     messages = list(session.scalars(message_page_query(found, before=before, limit=page_size + 1)))
     rows = [_row(message) for message in messages[:page_size]]
@@ -113,6 +120,17 @@ def search_messages(
         rows=rows,
         next=encode_cursor(LIST_NAME, _EVERYONE, (rows[-1].log_index,)) if more else None,
     )
+
+
+def walk_the_log_index(session: Session) -> None:
+    """For the rest of ``session``'s transaction (PostgreSQL; a no-op elsewhere): no
+    sequential scan, no bitmap, no sort. Without statistics PostgreSQL guesses that a type or
+    a state keeps a handful of rows, and reads them all and sorts them for one page; a page
+    of this search is always cheapest along the log index, which stops at the LIMIT.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            session.execute(text(f"SET LOCAL {setting} = off"))
 
 
 def _row(message: Message) -> MessageRow:
