@@ -58,7 +58,7 @@ def test_the_delivery_benchmark_runs(tmp_path: Path) -> None:
 
 
 def test_the_soak_runs(tmp_path: Path) -> None:
-    out = bench(tmp_path, "soak.py", "--seconds", "20", "--warmup", "5", "--database", "sqlite")
+    out = bench(tmp_path, "soak.py", "--seconds", "8", "--warmup", "2", "--database", "sqlite")
     assert "| 1 |" in out  # the first minute's throughput and latency
     assert "| gunicorn worker 1 |" in out and "| exchange worker 2 |" in out
     assert "FAILED" not in out and "- ok: log verify: ok:" in out

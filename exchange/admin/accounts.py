@@ -8,6 +8,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Final, cast
 
 from argon2 import PasswordHasher
@@ -34,8 +35,14 @@ MAX_FAILURES_PER_ADDRESS: Final = 20
 UNKNOWN_ACTOR: Final = "account:unknown"
 
 _HASHER = PasswordHasher()
-# Verified against when the name has no account, so that both refusals take as long.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name has no account, so that both refusals take as long;
+    made on first use (an argon2 hash costs every process that imports this a fifth of a second).
+    """
+    return _HASHER.hash("not a password of anyone")
 
 
 class SignInRefused(BadRequest):
@@ -266,7 +273,7 @@ def _refusal(
     if by_name >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
         return "throttled"
     if account is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return "unknown"
     if not _verify(account.password_hash, password):
         return "password"

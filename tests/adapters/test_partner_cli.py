@@ -18,6 +18,7 @@ from typing import Any
 from exchange.hub import Hub
 from keys import SigningKey, load_signing_key, load_verifying_key, save_signing_key
 from schemas import examples
+from tests.forked_cli import run_cli
 from tests.support import PartnerKeys, message_count
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,14 +34,7 @@ def partner_cli(*args: str, home: Path | None = None) -> subprocess.CompletedPro
     """
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
     env["EXCHANGE_PARTNER_HOME"] = str(home or tempfile.mkdtemp(prefix="exchange-partner-"))
-    return subprocess.run(
-        [EXCHANGE_PARTNER, *args],
-        env={**env, "PYTHONIOENCODING": "utf-8"},
-        capture_output=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    return run_cli("exchange-partner", args, {**env, "PYTHONIOENCODING": "utf-8"})
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:

@@ -25,7 +25,7 @@ from keys import jwks_resolver, jws
 from keys.protocol import RECEIPT_TYP
 from schemas import examples
 from tests.conftest import PG_URL, xdist_worker
-from tests.exchange.test_end_to_end import EXCHANGE
+from tests.forked_cli import run_cli
 from tests.support import PartnerKeys
 
 pytestmark = pytest.mark.slow
@@ -33,9 +33,7 @@ pytestmark = pytest.mark.slow
 
 def exchange(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     """Run the hub's CLI; assert its exit status."""
-    done = subprocess.run(
-        [EXCHANGE, *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    done = run_cli("exchange", args, env, timeout=300)
     assert done.returncode == expect, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
     return done
 

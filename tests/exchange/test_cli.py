@@ -25,6 +25,7 @@ from exchange.store.models import LogEntry, Message, Partner, PartnerKey
 from keys import SigningKey, save_signing_key
 from keys.merkle import leaf_hash
 from schemas import examples
+from tests.forked_cli import run_cli
 from tests.support import NAMES, PartnerKeys, message_count, register
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
@@ -40,15 +41,8 @@ class Cli:
     env: dict[str, str]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run a command; return whatever happened."""
-        return subprocess.run(
-            [EXCHANGE, *args],
-            env=self.env,
-            capture_output=True,
-            encoding="utf-8",
-            timeout=120,
-            check=False,
-        )
+        """Run a command in a process of its own; return whatever happened."""
+        return run_cli("exchange", args, self.env)
 
     def ok(self, *args: str) -> str:
         """Run a command that must succeed; return its standard output."""

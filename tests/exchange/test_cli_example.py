@@ -12,6 +12,7 @@ from pathlib import Path
 from adapters.cli import example
 from exchange.cli import main
 from schemas import MESSAGE_TYPES, parse_json, validate_envelope
+from tests.forked_cli import run_cli
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 
@@ -19,13 +20,8 @@ EXCHANGE = str(Path(sys.executable).parent / "exchange")
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``exchange`` with an empty home and no database of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-    return subprocess.run(
-        [EXCHANGE, *args],
-        env={**env, "EXCHANGE_HOME": str(home), "PYTHONIOENCODING": "utf-8"},
-        capture_output=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
+    return run_cli(
+        "exchange", args, {**env, "EXCHANGE_HOME": str(home), "PYTHONIOENCODING": "utf-8"}
     )
 
 

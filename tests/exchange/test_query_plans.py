@@ -82,20 +82,27 @@ _FILL = [
 ]
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    """A migrated database of its own, filled and never analysed."""
+def filled_database(suffix: str, fill: list[str]) -> Iterator[Engine]:
+    """A migrated database of its own (the worker's, plus ``suffix``), filled by the ``fill``
+    statements and never analysed.
+    """
     assert PG_URL
-    url = worker_database_url(PG_URL, xdist_worker()) + "_plans"
+    url = worker_database_url(PG_URL, xdist_worker()) + suffix
     ensure_postgres_database(PG_URL, url)
     reset_postgres(url)
     upgrade(url)
     engine = create_engine(url)
     with engine.begin() as connection:
-        for statement in _FILL:
+        for statement in fill:
             connection.execute(text(statement))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    """A migrated database of its own, filled and never analysed."""
+    yield from filled_database("_plans", _FILL)
 
 
 @contextmanager

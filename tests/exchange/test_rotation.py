@@ -25,7 +25,7 @@ from exchange.trust.resealing import Progress, Resealer, census
 from keys import SealingError, SealingKeyRing, jwks_resolver, jws
 from keys.protocol import CHECKPOINT_TYP, RECEIPT_TYP
 from schemas import examples
-from tests.exchange.test_end_to_end import EXCHANGE
+from tests.forked_cli import run_cli
 from tests.support import NAMES, PartnerKeys, register
 
 pytestmark = pytest.mark.slow
@@ -33,9 +33,7 @@ pytestmark = pytest.mark.slow
 
 def exchange(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     """Run the hub's CLI; assert its exit status."""
-    done = subprocess.run(
-        [EXCHANGE, *args], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    done = run_cli("exchange", args, env, timeout=300)
     assert done.returncode == expect, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
     return done
 

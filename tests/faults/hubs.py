@@ -24,6 +24,7 @@ from exchange.hub import Hub
 from exchange.store.models import Delivery, LogEntry, Message
 from keys import SigningKey
 from keys.protocol import LogAction
+from tests.forked_cli import run_cli
 from tests.support import PartnerKeys
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
@@ -109,9 +110,7 @@ class ServedHub:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the hub's CLI on this home; with ``check``, it must succeed."""
-        done = subprocess.run(
-            [EXCHANGE, *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
+        done = run_cli("exchange", args, self.env)
         if check:
             assert done.returncode == 0, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
         return done
