@@ -3,7 +3,8 @@ problem+json with ``Retry-After`` (never another 5xx), nothing it refused is sto
 ids are stored once the fault is gone, and ``exchange log verify`` passes afterwards.
 
 SQLite is capped with ``PRAGMA max_page_count`` (what a full disk looks like to SQLite:
-SQLITE_FULL), then the cap is lifted; PostgreSQL is a throwaway cluster whose database is set
+SQLITE_FULL), the cap lifted, then its writers set ``PRAGMA query_only`` (SQLITE_READONLY, as
+on a read-only mount) and back; PostgreSQL is a throwaway cluster whose database is set
 ``default_transaction_read_only`` (as a failover to a standby would leave it).
 """
 
@@ -54,15 +55,18 @@ def refused_cleanly(answers: list[requests.Response]) -> None:
 class PageCap:
     """``PRAGMA max_page_count`` on every connection the hub's writers check out: SQLite
     answers SQLITE_FULL ("database or disk is full") once the file would grow past it, as a
-    full disk does — no root, no tmpfs. ``None`` lifts the cap.
+    full disk does — no root, no tmpfs. ``None`` lifts the cap. ``read_only`` sets
+    ``PRAGMA query_only``: every write answers SQLITE_READONLY, as a read-only mount does.
     """
 
     def __init__(self) -> None:
         self.pages: int | None = None
+        self.read_only = False
 
     def __call__(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA max_page_count = {self.pages or 4294967294}")
+        cursor.execute(f"PRAGMA query_only = {'ON' if self.read_only else 'OFF'}")
         cursor.close()
 
 
@@ -88,7 +92,7 @@ def capped_hub(tmp_path: Path) -> Iterator[tuple[Hub, str, PageCap, dict[str, Pa
         the_hub.engine.dispose()
 
 
-def test_sqlite_disk_full_then_recovers(
+def test_sqlite_disk_full_then_read_only_then_recovers(
     capped_hub: tuple[Hub, str, PageCap, dict[str, PartnerKeys]],
 ) -> None:
     the_hub, url, cap, partners = capped_hub
@@ -123,6 +127,16 @@ def test_sqlite_disk_full_then_recovers(
     cap.pages = None
     retried = [send(envelope) for envelope in refused]
     stored.update(envelope["id"] for envelope in refused)
+
+    # Read-only: every write refused cleanly, nothing stored; then writable again.
+    cap.read_only = True
+    envelope = status_line(SENDER, [RECIPIENT], "read-only")
+    read_only_answers = [send(envelope) for _ in range(3)]
+    with the_hub.readers() as session:
+        held_while_read_only = set(session.scalars(select(Message.id)))
+    cap.read_only = False
+    after = send(envelope)
+    stored.add(envelope["id"])
     env = dict(
         os.environ,
         EXCHANGE_HOME=str(the_hub.config.home),
@@ -136,6 +150,8 @@ def test_sqlite_disk_full_then_recovers(
     refused_cleanly(full_answers)
     assert not {e["id"] for e in refused} & held_while_full, "a refused message was stored"
     assert [r.status_code for r in retried] == [201] * len(refused)
+    refused_cleanly(read_only_answers)
+    assert envelope["id"] not in held_while_read_only and after.status_code == 201
     with the_hub.readers() as session:
         ids = list(session.scalars(select(Message.id)))
         entries = session.scalar(select(func.count()).select_from(LogEntry))
