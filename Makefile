@@ -36,12 +36,12 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not faults" --ignore=tests/fuzz
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not faults and not fuzz"
 
 # The hub under faults (kills, outages, read-only stores) and the OpenAPI fuzzing: minutes each,
 # so apart from `make test`; .ci/run runs both.
 test-faults: $(VENV)/.installed-test
-	$(BIN)/pytest -q -n $(TEST_WORKERS) tests/faults tests/fuzz
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "faults or fuzz"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from exchange.hub import Hub
@@ -74,6 +75,7 @@ def count(folder: Path) -> int:
     )
 
 
+@pytest.mark.faults  # SIGKILLs: in `make test-faults`
 def test_two_hundred_files_survive_two_kills_of_each_agent(
     base_url: str, hub: Hub, partners: Partners, tmp_path: Path
 ) -> None:

@@ -255,6 +255,7 @@ def test_concurrent_http_submissions_are_grouped_and_all_logged(
 KILL_CLIENTS = 8
 
 
+@pytest.mark.faults  # SIGKILLs: in `make test-faults`
 def test_no_receipt_is_given_for_a_message_the_store_lost(
     tmp_path: Path, database_url: str, hub: Hub
 ) -> None:

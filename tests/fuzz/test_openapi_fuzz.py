@@ -28,7 +28,7 @@ from keys import HttpRequest, httpsig, jws
 from schemas import canonical_bytes
 from tests.support import PartnerKeys
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
 
 # Cases per operation and mode: 20 operations × (40 valid + 10 invalid) ≈ 1,000, twice
 # (signed, unsigned) is the ~2,000 the CI budget allows on two cores.
