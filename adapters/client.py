@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
@@ -35,6 +35,9 @@ from keys import (
     verify_inclusion,
 )
 from schemas import canonical_bytes, envelope_sha256
+
+Filter = str | int | bool | date
+"""A query parameter's value as the SDK takes it."""
 
 
 @dataclass(frozen=True)
@@ -195,12 +198,42 @@ class ExchangeClient:
         ).json()["results"]
         return results
 
-    # -- lists ----------------------------------------------------------------------------
-    def listed(self, path: str, page_size: int = 100, **filters: str) -> Iterator[dict[str, Any]]:
-        """Every item of a cursor-paged list (``/v1/ledger``, ``/v1/referrals``), following
-        ``next`` page by page; ``filters`` as the list's query parameters.
+    # -- figures and lists ----------------------------------------------------------------
+    def stats(self, **filters: Filter) -> dict[str, Any]:
+        """The figures over what this partner sent or received (``GET /v1/stats``).
+
+        ``filters`` as the endpoint's query parameters, ``from_`` for ``from``; dates as
+        ``date`` or ISO text, e.g. ``stats(source_doc_number="燕审报〔2026〕3号",
+        as_of=date(2026, 6, 30))``.
         """
-        params = {**filters, "page_size": str(page_size)}
+        figures: dict[str, Any] = self._request("GET", "/v1/stats", params=_query(filters)).json()
+        return figures
+
+    def ledger(self, page_size: int = 100, **filters: Filter) -> Iterator[dict[str, Any]]:
+        """Every 整改台账 item this partner owns or was sent lines of (``GET /v1/ledger``),
+        page after page; ``filters`` such as ``source``, ``status``, ``unit``, ``overdue``.
+        """
+        return self.listed("/v1/ledger", page_size, **filters)
+
+    def referrals(self, page_size: int = 100, **filters: Filter) -> Iterator[dict[str, Any]]:
+        """Every clue referral this partner sent or received, per recipient's handling
+        (``GET /v1/referrals``); ``filters`` such as ``state``, ``overdue``.
+        """
+        return self.listed("/v1/referrals", page_size, **filters)
+
+    def shares(self, page_size: int = 100, **filters: Filter) -> Iterator[dict[str, Any]]:
+        """Every shared result this partner sent or received and its use (``GET /v1/shares``);
+        ``filters`` such as ``share_type``, ``state``.
+        """
+        return self.listed("/v1/shares", page_size, **filters)
+
+    def listed(
+        self, path: str, page_size: int = 100, **filters: Filter
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a cursor-paged list (``/v1/ledger``, ``/v1/referrals``, ``/v1/shares``),
+        following ``next`` page by page; ``filters`` as the list's query parameters.
+        """
+        params = {**_query(filters), "page_size": str(page_size)}
         while True:
             page = self._request("GET", path, params=params).json()
             yield from page["items"]
@@ -435,3 +468,19 @@ class ExchangeClient:
                 problem = {"type": "urn:exchange:error:http", "detail": response.text[:200]}
             raise HubError(response.status_code, problem)
         return response
+
+
+def _query(filters: Mapping[str, Filter]) -> dict[str, str]:
+    """Query parameters as the API spells them: ``from_`` → ``from``, dates ISO 8601,
+    booleans ``true``/``false``.
+    """
+    params: dict[str, str] = {}
+    for name, value in filters.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, date):
+            text = value.isoformat()
+        else:
+            text = str(value)
+        params[name.removesuffix("_")] = text
+    return params

@@ -10,6 +10,7 @@ from typing import Any
 from flask import g, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.examples import submission_example
@@ -30,6 +31,7 @@ from exchange.store.models import Delivery, LogEntry, Message
 from exchange.transparency.evidence import export_evidence
 from exchange.transparency.log import format_time
 from exchange.trust.envelopes import open_envelope
+from exchange.trust.hub_keys import HubTrust
 from schemas import JsonInvalid, parse_json
 
 blp = Blueprint("messages", __name__, url_prefix="/v1", description="Submit and read messages")
@@ -129,15 +131,21 @@ def submit_batch() -> Any:
 @blp.response(200, MessageViewSchema)
 def read(message_id: str) -> Any:
     """A message, its deliveries and its events, for its sender or a recipient."""
-    session = g.reader
-    message = session.get(Message, message_id)
+    message = g.reader.get(Message, message_id)
     if message is None or not may_read(message, g.partner_id):
         raise NotFound("No such message for you.")
+    return message_view(g.reader, current_hub().trust, message)
+
+
+def message_view(session: Session, trust: HubTrust, message: Message) -> dict[str, Any]:
+    """A message as its readers see it: the envelope opened, its deliveries (with acks and
+    pushes) and its log entries, oldest first. The console's message detail shows the same.
+    """
     events = session.scalars(
         select(LogEntry.entry).where(LogEntry.message_id == message.id).order_by(LogEntry.index)
     )
     return {
-        "envelope": open_envelope(current_hub().trust, message),
+        "envelope": open_envelope(trust, message),
         "signature": message.signature,
         "status": message.status,
         "receipt": message.receipt,
