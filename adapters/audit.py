@@ -154,6 +154,8 @@ class AuditAdapter(BaseAdapter):
             marker={DOCUMENT_KIND: REFERRAL},
             fields=(
                 Field("移送编号", "payload.referral_id", required=True),
+                # Version 1: also to 行政主管部门 (有关部门) or 组织人事部门; default 纪检监察机关.
+                Field("移送对象", "to", Bodies(self.partners, single=True)),
                 Field("文号", "payload.doc_number"),
                 Field("密级", "classification", Classification()),
                 Field("审计项目.项目名称", "payload.source.name", required=True),

@@ -1,7 +1,8 @@
-"""``exchange demo``: a round of joint supervision through a real hub and four partner agents.
+"""``exchange demo``: a round of joint supervision through a real hub and five partner agents.
 
-A hub (gunicorn) on a temporary store and four ``exchange-agent`` processes on localhost; the
-script drops the bodies' own native files into the agents' outboxes and acts as the reviewers.
+A hub (gunicorn) on a temporary store and one ``exchange-agent`` process per body on localhost;
+the script drops the bodies' own native files into the agents' outboxes, acts as the reviewers,
+and sends audit's annual plan through the SDK.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import requests
 from sqlalchemy import func, select
 
+from adapters import ExchangeClient
 from exchange.admin.accounts import scripted_reviewer
 from exchange.admin.partners import add_partner
 from exchange.config import Config
@@ -29,7 +31,8 @@ from exchange.supervision.figures import Period, stats
 from exchange.transparency.tree import StoredTree
 from exchange.transparency.verify import IntegrityFailure, verify_store
 from exchange.transport.review import decide
-from keys import SigningKey, save_signing_key
+from keys import SigningKey, load_signing_key, save_signing_key
+from schemas.examples import share_example
 
 SAMPLES = Path(__file__).resolve().parent.parent / "adapters" / "samples"
 BODIES = {
@@ -37,6 +40,7 @@ BODIES = {
     "discipline": ("discipline.yanliang", "燕良区纪委监委"),
     "inspection": ("inspection.yanliang", "燕良区委巡察办"),
     "personnel": ("personnel.yanliang", "燕良区委组织部"),
+    "authority": ("authority.yanliang", "燕良区财政局"),
 }
 BIN = Path(sys.executable).parent
 
@@ -89,9 +93,9 @@ def run_demo(
                 stderr=log,
             )
         )
-    say("agents: audit, discipline, inspection, personnel")
+    say(f"agents: {', '.join(BODIES)}")
     try:
-        return _play(hub, home, say, timeout)
+        return _play(hub, home, url, say, timeout)
     finally:
         for process in processes:
             process.terminate()
@@ -99,7 +103,9 @@ def run_demo(
             process.wait(timeout=30)
 
 
-def _play(hub: Hub, home: Path, say: Callable[[str], None], timeout: float) -> dict[str, Any]:
+def _play(
+    hub: Hub, home: Path, url: str, say: Callable[[str], None], timeout: float
+) -> dict[str, Any]:
     outbox = {body: home / "agents" / body / "outbox" for body in BODIES}
     inbox = {body: home / "agents" / body / "inbox" for body in BODIES}
     today = datetime.now(UTC).astimezone().date()
@@ -142,7 +148,37 @@ def _play(hub: Hub, home: Path, say: Callable[[str], None], timeout: float) -> d
     _wait(lambda: _count(hub, "result.feedback.v1") == 1, timeout, "the result-use feedback")
     say(f"audit → personnel: economic-responsibility result {_named(hub, share)}; use reported")
 
-    # 4. Audit and inspection push their rectification ledgers.
+    # 4. Audit refers a clue to a competent authority (行政主管部门), which reports what it did.
+    to_authority = dict(_sample("audit/移送处理书.json")[0])
+    to_authority.update(移送编号="YL-SJ-YS-2026-001", 移送对象="行政主管部门")
+    _drop(outbox["audit"], "移送处理书-主管部门.json", [to_authority])
+    referral_id = _wait(lambda: _held(hub, "clue.referral.v1", 1), timeout, "the held referral")[0]
+    for reviewer in ("张审核", "李复核"):
+        _review(hub, referral_id, reviewer, None)
+    _wait(lambda: _acked(hub, referral_id, "authority.yanliang"), timeout, "the authority's ack")
+    # Its agent signed for it (the ack); then 受理, 处理中 (调查核查) and 办结.
+    register = [r for r in _sample("authority/处理结果反馈.json") if r["办理环节"] in (10, 50, 60)]
+    accepted = dict(register[0], 办理环节=20, 办理情况="区财政局已受理审计移送处理书。")
+    disposed = next(r for r in register if r.get("处理方式") == 51)
+    # 办结 keeps the disposition it was handled under (调查核查), with its outcomes.
+    concluded = dict(next(r for r in register if r["办理环节"] == 60), 处理方式=51)
+    answers = [
+        dict(r, 移送处理书编号="YL-SJ-YS-2026-001", 来文消息编号=referral_id, 办理日期=cn_today)
+        for r in (accepted, disposed, concluded)
+    ]
+    _drop(outbox["authority"], "处理结果反馈.json", answers)
+    _wait(lambda: _count(hub, "clue.feedback.v1") == 3 + len(answers), timeout, "its feedbacks")
+    say(f"audit → authority: {_named(hub, referral_id)}; 受理, 调查核查, 办结")
+
+    # 5. Audit shares its annual plan with inspection: one project run jointly (巡审联动).
+    audit = ExchangeClient(url, "audit.yanliang#1", load_signing_key(home / "agents" / "audit.pem"))
+    plan = share_example(recipients=["inspection.yanliang"], payload=_ANNUAL_PLAN)
+    for name in ("subject_unit", "subject_official", "audit_timing"):
+        del plan["payload"][name]
+    _review(hub, audit.send(plan).id, "张审核", None)
+    say("audit → inspection: 2026年度审计项目计划, one project with inspection (巡审联动)")
+
+    # 6. Audit and inspection push their rectification ledgers.
     _copy(outbox["audit"], "audit/整改台账.csv")
     _copy(outbox["inspection"], "inspection/巡察问题清单.csv")
     _wait(
@@ -178,9 +214,21 @@ def _summary(hub: Hub, home: Path) -> dict[str, Any]:
         "ledger_items": rectification["total"],
         "rectification_rate": rectification["rectification_rate"],
         "overdue_items": rectification["overdue"],
+        "plans": figures["plans"],
         "log_size": size,
         "log_verify": verified,
     }
+
+
+_ANNUAL_PLAN: Final = {
+    "share_id": "YL-SJ-JH-2026",
+    "share_type": "annual_plan",
+    "title": "燕良区审计局2026年度审计项目计划",
+    "plan_items": [
+        {"project": "区交通局2025年度预算执行审计", "kind": "audit", "joint": True},
+        {"project": "区财政局局长任期经济责任审计", "kind": "econ_resp_audit"},
+    ],
+}
 
 
 # --- helpers ------------------------------------------------------------------------------

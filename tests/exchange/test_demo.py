@@ -38,14 +38,16 @@ def test_the_demo_plays_the_round_and_its_summary_matches_the_script(tmp_path: P
         )
     }
     assert summary["messages"] == {
-        "clue.referral.v1": 2,  # two clues from the economic-responsibility audit
-        "clue.feedback.v1": 3,  # accepted, disposed (初步核实), concluded
+        "clue.referral.v1": 3,  # two clues to discipline, one to a competent authority
+        "clue.feedback.v1": 6,  # each: accepted, disposed (初步核实 / 调查核查), concluded
         "hub.notice.v1": 1,  # the rejection, to audit
-        "result.share.v1": 1,
+        "result.share.v1": 2,  # the economic-responsibility result and the annual plan
         "result.feedback.v1": 1,
         "rectification.status.v1": 8,  # audit's 整改台账 and inspection's 巡察问题清单
     }
-    assert summary["referral_states"] == {"concluded": 1, "rejected": 1}
+    assert summary["referral_states"] == {"concluded": 2, "rejected": 1}
+    assert summary["plans"] == {"projects": 2, "joint_projects": 1}  # one 巡审联动 project
+    assert "audit → authority: YL-SJ-YS-2026-001" in done.stdout
     assert summary["ledger_items"] == 8
     assert summary["overdue_items"] >= 1
     assert summary["log_verify"].startswith("ok")
