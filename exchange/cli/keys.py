@@ -1,4 +1,6 @@
-"""``exchange keys``: add a partner's key (rotation), revoke one; rotate the hub's own keys."""
+"""``exchange keys``: add a partner's key (rotation), revoke one; rotate and retire the hub's
+own keys.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +11,14 @@ import click
 from flask.cli import AppGroup
 
 from exchange.admin.partners import add_key, revoke_key
-from exchange.cli.common import hub, load_public, plural, refusals
-from exchange.trust.hub_keys import add_hub_key, add_sealing_key
+from exchange.cli.common import fail, hub, load_public, plural, refusals
+from exchange.trust.hub_keys import (
+    add_hub_key,
+    add_sealing_key,
+    remove_sealing_key,
+    retirable_sealing_ring,
+    retire_hub_key,
+)
 from exchange.trust.resealing import Progress, Resealer, census
 
 
@@ -72,6 +80,18 @@ def keys_rotate_hub() -> None:
     click.echo(f"new hub key {new.kid} signs from now on; published: {', '.join(published)}")
 
 
+@keys_group.command("retire-hub")
+@click.argument("kid")
+def keys_retire_hub(kid: str) -> None:
+    """Delete an old hub signing key's private half (after `rotate-hub`); its public half
+    stays in the JWK Set, so what it signed still verifies.
+    """
+    the_hub = hub()
+    with refusals():
+        public = retire_hub_key(the_hub.config.keys_dir, kid)
+    click.echo(f"retired {kid}: it signs nothing more; its public key stays published ({public})")
+
+
 RESEAL_STATE = "reseal-cursor.json"
 """Under ``$EXCHANGE_HOME``: where a re-sealing run saves its cursor after every batch."""
 
@@ -102,3 +122,28 @@ def keys_rotate_sealing(batch: int) -> None:
         after = resealer.run(before, report)
     stored = sum(after.values())
     click.echo(f"ok: {plural(stored, 'sealed payload')} all under {target}")
+
+
+@keys_group.command("retire-sealing")
+@click.argument("kid")
+def keys_retire_sealing(kid: str) -> None:
+    """Drop an old sealing key from the ring, once `rotate-sealing` has re-sealed everything
+    under a newer one (refused while anything stored is still sealed under it).
+    """
+    the_hub = hub()
+    with refusals():
+        retirable_sealing_ring(the_hub.config.keys_dir, kid)
+    if (the_hub.config.home / RESEAL_STATE).exists():
+        fail(
+            f"a re-sealing run is not finished: run `exchange keys rotate-sealing` to complete "
+            f"it, then retire {kid}."
+        )
+    left = census(the_hub.readers, the_hub.trust.sealing)[kid]
+    if left:
+        fail(
+            f"{plural(left, 'stored payload is', 'stored payloads are')} still sealed under "
+            f"{kid}: run `exchange keys rotate-sealing` first."
+        )
+    with refusals():
+        remove_sealing_key(the_hub.config.keys_dir, kid)
+    click.echo(f"retired sealing key {kid}: the ring holds {', '.join(the_hub.trust.sealing.kids)}")

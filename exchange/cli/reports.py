@@ -14,6 +14,7 @@ from exchange.cli.common import fail, hub, plural
 from exchange.store.models import Partner
 from exchange.supervision.figures import Period
 from exchange.supervision.reports import FORMATS, REPORTS
+from schemas import RECTIFICATION_SOURCES
 
 
 @click.group("report", cls=AppGroup)
@@ -35,6 +36,16 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--from", "start", type=dates, default=None, help="first Beijing date"),
         click.option("--to", "end", type=dates, default=None, help="last Beijing date"),
         click.option("--partner", default=None, help="only what this partner sent or received"),
+        click.option(
+            "--as-of", type=dates, default=None, help="截至日期: states as of this Beijing date"
+        ),
+        click.option("--owner", default=None, help="the ledger's owner (a partner id)"),
+        click.option("--source", type=click.Choice(sorted(RECTIFICATION_SOURCES)), default=None),
+        click.option("--source-doc-number", default=None, help="来源文书文号"),
+        click.option("--source-year", type=click.IntRange(1949, 2100), help="问题所属年度"),
+        click.option("--source-project", default=None, help="审计(巡察)项目名称"),
+        click.option("--unit", default=None, help="整改责任单位 (or a co-unit): name or USCC"),
+        click.option("--problem-category", default=None, help="问题类别"),
     )
     for option in reversed(options):
         command = option(command)
@@ -49,9 +60,13 @@ def report_ledger(
     start: datetime | None,
     end: datetime | None,
     partner: str | None,
+    as_of: datetime | None,
+    **scope: str | int | None,
 ) -> None:
-    """整改台账: one row per ledger item (--from/--to: the day first reported)."""
-    _write_report("ledger", extension, out_path, start, end, partner)
+    """整改台账: one row per ledger item (--from/--to: the day first reported; --as-of and the
+    scope options as /v1/stats takes them).
+    """
+    _write_report("ledger", extension, out_path, partner, _period(start, end, as_of, scope))
 
 
 @report_group.command("referrals")
@@ -62,25 +77,37 @@ def report_referrals(
     start: datetime | None,
     end: datetime | None,
     partner: str | None,
+    as_of: datetime | None,
+    **scope: str | int | None,
 ) -> None:
-    """移送线索台账: one row per recipient's handling of a referral (--from/--to: the day sent)."""
-    _write_report("referrals", extension, out_path, start, end, partner)
+    """移送线索台账: one row per recipient's handling of a referral (--from/--to: the day sent;
+    --as-of the cut-off).
+    """
+    _write_report("referrals", extension, out_path, partner, _period(start, end, as_of, scope))
+
+
+def _period(
+    start: datetime | None,
+    end: datetime | None,
+    as_of: datetime | None,
+    scope: dict[str, str | int | None],
+) -> Period:
+    if start and end and start > end:
+        fail("--from must not be after --to")
+    return Period(
+        start.date() if start else None,
+        end.date() if end else None,
+        as_of=as_of.date() if as_of else None,
+        **scope,  # type: ignore[arg-type]  # click gives each option its declared type
+    )
 
 
 def _write_report(
-    kind: str,
-    extension: str | None,
-    out_path: Path,
-    start: datetime | None,
-    end: datetime | None,
-    partner: str | None,
+    kind: str, extension: str | None, out_path: Path, partner: str | None, period: Period
 ) -> None:
     extension = extension or out_path.suffix.removeprefix(".").lower()
     if extension not in FORMATS:
         fail("give --format xlsx or csv (or an --out file ending in .xlsx or .csv)")
-    period = Period(start.date() if start else None, end.date() if end else None)
-    if period.start and period.end and period.start > period.end:
-        fail("--from must not be after --to")
     the_hub = hub()
     with the_hub.readers() as session:
         if partner is not None and session.get(Partner, partner) is None:

@@ -298,12 +298,17 @@ def load_tables(database_url: str, directory: Path, summary: BackupSummary) -> d
                     connection.execute(insert(table), chunk)
             if connection.dialect.name == "postgresql":
                 _advance_sequences(connection)
-            return {
+            restored = {
                 table.name: int(
                     connection.execute(select(func.count()).select_from(table)).scalar_one()
                 )
                 for table in Base.metadata.sorted_tables
             }
+        if engine.dialect.name == "postgresql":
+            # Plans come from statistics; a bulk load leaves none (docs/production.md).
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("ANALYZE")
+        return restored
     finally:
         engine.dispose()
 

@@ -58,7 +58,7 @@ class MessageKeys:
         return cls(
             partners={kid: VerifyingKey.from_raw(raw) for kid, raw in rows},
             # The hub's own notices are signed by a hub key, and only they may be.
-            hub_signers={k.kid: k.signing_key.public_key for k in trust.hub_keys},
+            hub_signers=trust.public_keys(),
             hub=jwks_resolver(trust.jwks()),
             sealing=trust.sealing,
         )

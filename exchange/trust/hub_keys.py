@@ -24,6 +24,7 @@ from keys import (
     KeysError,
     SealingKeyRing,
     SigningKey,
+    VerifyingKey,
     jwk_set,
     jws,
     load_key_ring,
@@ -36,6 +37,8 @@ from keys.protocol import HUB_PARTNER_ID
 _log = logging.getLogger(__name__)
 
 SEALING_RING = "sealing.json"
+RETIRED = "retired-hub-"
+"""A retired hub key's public half, ``retired-hub-<label>.pub.pem``: published, never signing."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class _Keys:
     """What the keys directory held when last read, and how it looked then."""
 
     hub_keys: list[HubKey]
+    retired: dict[str, VerifyingKey]
     sealing: SealingKeyRing
     stamp: tuple[int, ...] | None
 
@@ -64,6 +68,7 @@ class HubTrust:
         sealing: SealingKeyRing,
         pii_key: bytes,
         *,
+        retired: dict[str, VerifyingKey] | None = None,
         keys_dir: Path | None = None,
     ) -> None:
         if not hub_keys:
@@ -71,7 +76,7 @@ class HubTrust:
         self._pii_key = pii_key
         self._keys_dir = keys_dir
         stamp = _stamp(keys_dir) if keys_dir is not None else None
-        self._keys = _Keys(hub_keys, sealing, stamp)
+        self._keys = _Keys(hub_keys, retired or {}, sealing, stamp)
         self._reload_lock = threading.Lock()
 
     @property
@@ -89,9 +94,16 @@ class HubTrust:
         """The key new receipts and checkpoints are signed with."""
         return self.hub_keys[-1]
 
+    def public_keys(self) -> dict[str, VerifyingKey]:
+        """Every hub key's public half by kid, oldest first: the retired ones, then the
+        signing ones (what any of them signed still verifies).
+        """
+        keys = self._fresh()
+        return {**keys.retired, **{k.kid: k.signing_key.public_key for k in keys.hub_keys}}
+
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The JWK Set published at ``/.well-known/jwks.json``."""
-        return jwk_set({k.kid: k.signing_key.public_key for k in self.hub_keys})
+        return jwk_set(self.public_keys())
 
     def sign_compact(self, payload: bytes, typ: str) -> str:
         """A JWS compact serialization by the current hub key."""
@@ -113,7 +125,12 @@ class HubTrust:
             if self._keys.stamp == stamp:
                 return self._keys
             try:
-                reloaded = _Keys(_read_hub_keys(self._keys_dir), _read_ring(self._keys_dir), stamp)
+                reloaded = _Keys(
+                    _read_hub_keys(self._keys_dir),
+                    _read_retired(self._keys_dir),
+                    _read_ring(self._keys_dir),
+                    stamp,
+                )
             except (OSError, KeysError) as failure:
                 # Keep serving with the keys read last; the operator sees why in the log.
                 _log.error("keys in %s not reloaded: %s", self._keys_dir, failure)
@@ -134,7 +151,13 @@ class HubTrust:
         if cls.missing(keys_dir):
             raise NotSetUp(f"The hub has no keys in {keys_dir}: run `exchange init`.")
         pii_key = bytes.fromhex((keys_dir / "pii-hmac.key").read_text().strip())
-        return cls(_read_hub_keys(keys_dir), _read_ring(keys_dir), pii_key, keys_dir=keys_dir)
+        return cls(
+            _read_hub_keys(keys_dir),
+            _read_ring(keys_dir),
+            pii_key,
+            retired=_read_retired(keys_dir),
+            keys_dir=keys_dir,
+        )
 
     @classmethod
     def ensure(cls, keys_dir: Path, *, now: datetime) -> list[str]:
@@ -170,6 +193,28 @@ def add_hub_key(keys_dir: Path, *, now: datetime) -> HubKey:
     return HubKey(kid=_hub_kid(path), signing_key=key)
 
 
+def retire_hub_key(keys_dir: Path, kid: str) -> Path:
+    """Delete an old hub signing key's private half, keeping its public half published (so
+    old receipts and checkpoints still verify); the file that holds it now. The current key
+    cannot be retired: rotate first.
+    """
+    signing = sorted(keys_dir.glob("hub-*.pem"), key=_order)
+    path = next((p for p in signing if _hub_kid(p) == kid), None)
+    if path is None:
+        if any(k == kid for k in _read_retired(keys_dir)):
+            raise BadRequest(f"{kid} is retired already.")
+        kids = ", ".join(_hub_kid(p) for p in signing)
+        raise BadRequest(f"no hub signing key {kid} (the signing keys are {kids}).")
+    if path == signing[-1]:
+        raise BadRequest(f"{kid} is the current hub key: run `exchange keys rotate-hub` first.")
+    public = keys_dir / f"{RETIRED}{path.stem.removeprefix('hub-')}.pub.pem"
+    staged = keys_dir / f".{public.name}.new"
+    staged.write_bytes(load_signing_key(path, _passphrase()).public_key.to_pem())
+    os.replace(staged, public)
+    path.unlink()
+    return public
+
+
 def add_sealing_key(keys_dir: Path, *, now: datetime) -> str:
     """Add a new sealing key to the ring as its primary one; return its kid."""
     ring = _read_ring(keys_dir)
@@ -184,12 +229,18 @@ def add_sealing_key(keys_dir: Path, *, now: datetime) -> str:
 
 def remove_sealing_key(keys_dir: Path, kid: str) -> None:
     """Drop a sealing key from the ring (the caller has made sure nothing is sealed under it)."""
+    ring = retirable_sealing_ring(keys_dir, kid)
+    save_key_ring(keys_dir / SEALING_RING, ring.without_key(kid))
+
+
+def retirable_sealing_ring(keys_dir: Path, kid: str) -> SealingKeyRing:
+    """The ring, once ``kid`` is in it and not its primary key; ``BadRequest`` otherwise."""
     ring = _read_ring(keys_dir)
     if kid not in ring.kids:
         raise BadRequest(f"no sealing key {kid} in the ring (it holds {', '.join(ring.kids)}).")
     if kid == ring.primary_kid:
         raise BadRequest(f"{kid} is the current sealing key: rotate first, then retire it.")
-    save_key_ring(keys_dir / SEALING_RING, ring.without_key(kid))
+    return ring
 
 
 def _read_hub_keys(keys_dir: Path) -> list[HubKey]:
@@ -198,6 +249,15 @@ def _read_hub_keys(keys_dir: Path) -> list[HubKey]:
         HubKey(kid=_hub_kid(path), signing_key=load_signing_key(path, passphrase))
         for path in sorted(keys_dir.glob("hub-*.pem"), key=_order)
     ]
+
+
+def _read_retired(keys_dir: Path) -> dict[str, VerifyingKey]:
+    return {
+        f"{HUB_PARTNER_ID}#{path.name.removeprefix(RETIRED).removesuffix('.pub.pem')}": (
+            VerifyingKey.from_pem(path.read_bytes())
+        )
+        for path in sorted(keys_dir.glob(f"{RETIRED}*.pub.pem"), key=_order)
+    }
 
 
 def _read_ring(keys_dir: Path) -> SealingKeyRing:

@@ -97,7 +97,7 @@ def test_backup_while_serving_writes_restores_and_verifies(
     stop = threading.Event()
 
     def keep_writing() -> None:
-        while not stop.is_set():
+        while not stop.wait(0.02):  # a steady trickle, as partners write
             during.append(audit.send(examples.rectification_example()))
 
     writer = threading.Thread(target=keep_writing)

