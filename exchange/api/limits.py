@@ -41,6 +41,8 @@ def init_limits(app: Flask, config: Config) -> None:
         storage_uri=config.ratelimit_url or "memory://",
         key_prefix=config.ratelimit_prefix,
         headers_enabled=True,
+        # Redis down: each process counts in memory until it answers again (never a 5xx).
+        in_memory_fallback_enabled=True,
         retry_after="delta-seconds",
     )
     app.extensions["exchange_limits"] = _PartnerLimit(limiter, config.ratelimit_partner)

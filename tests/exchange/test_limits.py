@@ -143,6 +143,13 @@ def test_redis_counters_are_shared_by_every_process_of_the_hub(
         store.close()
 
 
+def test_without_redis_each_process_counts_in_memory(hub: Hub, partners: Partners) -> None:
+    audit = partners["audit"]
+    # Nothing listens on port 1: the limiter falls back to memory, never a 5xx.
+    with served(hub, ratelimit_partner="2/minute", ratelimit_url="redis://127.0.0.1:1/0") as url:
+        assert [pull(url, audit).status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_limits_come_from_the_environment() -> None:
     default = Config.from_env({"EXCHANGE_HOME": "/tmp/x"})
     assert default.ratelimit_partner == DEFAULT_PARTNER_LIMIT
