@@ -78,6 +78,9 @@ def create_app(config: Config | None = None) -> Flask:
     describe_messages(api)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)
+    from exchange.console import init_console
+
+    init_console(app)
     _register_error_handlers(app)
     init_limits(app, config)
     app.teardown_request(_close_reader)

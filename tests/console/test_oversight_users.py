@@ -16,38 +16,20 @@ from exchange.hub import Hub
 PASSWORD = "correct horse battery staple 42"
 
 
-def test_accounts_are_listed_without_their_secrets(hub: Hub) -> None:
+def add(hub: Hub, name: str, role: str, body: str | None) -> None:
     with hub.sessions.begin() as session:
         add_account(
-            session,
-            "王 管理",
-            role="admin",
-            body=None,
-            password=PASSWORD,
-            actor="cli",
-            now=hub.now(),
+            session, name, role=role, body=body, password=PASSWORD, actor="cli", now=hub.now()
         )
-        add_account(
-            session,
-            "李观察",
-            role="observer",
-            body="audit",
-            password=PASSWORD,
-            actor="cli",
-            now=hub.now(),
-        )
+
+
+def test_accounts_are_listed_without_their_secrets(hub: Hub) -> None:
+    add(hub, "王 管理", "admin", None)
+    add(hub, "李观察", "observer", "audit")
     with hub.sessions.begin() as session:
         disable_account(session, "李观察", actor="cli", now=hub.now())
-    with pytest.raises(ExchangeError), hub.sessions.begin() as session:
-        add_account(
-            session,
-            "王  管理",
-            role="admin",
-            body=None,
-            password=PASSWORD,
-            actor="cli",
-            now=hub.now(),
-        )
+    with pytest.raises(ExchangeError):
+        add(hub, "王  管理", "admin", None)  # the same name, as compared
     with hub.readers() as session:
         rows = account_rows(session)
     assert [(r.name, r.role, r.body, r.status) for r in rows] == [
