@@ -290,10 +290,10 @@ def outbound_calls_without_timeout() -> list[str]:
     missing = []
     for package in ("exchange", "adapters", "keys", "bench"):
         for path in (ROOT / package).rglob("*.py"):
-            source = path.read_text(encoding="utf-8")
-            if not any(name in source for name in ("requests", "httpx", "urllib.request")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            if not _imports_an_http_client(tree):
                 continue
-            for node in ast.walk(ast.parse(source)):
+            for node in ast.walk(tree):
                 if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                     continue
                 receiver = ast.unparse(node.func.value).lower()
@@ -304,6 +304,18 @@ def outbound_calls_without_timeout() -> list[str]:
                 if not any(keyword.arg == "timeout" for keyword in node.keywords):
                     missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     return missing
+
+
+def _imports_an_http_client(tree: ast.Module) -> bool:
+    imported = {
+        alias.name if isinstance(node, ast.Import) else str(node.module)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    return any(
+        name.split(".")[0] in {"requests", "httpx"} or name == "urllib.request" for name in imported
+    )
 
 
 def _is_model(node: ast.expr) -> bool:
