@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import DataError, DBAPIError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
+from exchange.api.limits import init_limits
 from exchange.api.openapi import ExchangeApi, describe_messages, problems_table
 from exchange.api.problems import http_problem_response, problem_response
 from exchange.config import Config
@@ -77,7 +78,11 @@ def create_app(config: Config | None = None) -> Flask:
     describe_messages(api)
     app.register_blueprint(health.blp)
     app.register_blueprint(docs.blp)
+    from exchange.console import init_console
+
+    init_console(app)
     _register_error_handlers(app)
+    init_limits(app, config)
     app.teardown_request(_close_reader)
     app.after_request(_count_request)
     app.after_request(_security_headers)
@@ -134,6 +139,9 @@ def _register_error_handlers(app: Flask) -> None:
         messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
         errors = _flatten(messages) if messages else None
         detail = error.description
+        if isinstance(error, RequestEntityTooLarge):
+            # Werkzeug refuses on Content-Length (or while streaming) before the body is read.
+            detail = f"The body may not exceed {current_app.config['MAX_CONTENT_LENGTH']} bytes."
         headers: dict[str, str] = {}
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 §15.5.6

@@ -11,6 +11,7 @@ from typing import cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from exchange.config import rate_limit
 from exchange.errors import BadRequest, InvalidTransition, NotFound
 from exchange.store.models import Partner, PartnerKey
 from exchange.transparency.window import LogWindow, session_window
@@ -169,3 +170,19 @@ def set_partner_status(
             raise InvalidTransition(f"{partner_id} is already {status}.")
         window.changes.update(PARTNERS, {"id": partner_id, "status": status})
         window.log.append(at=now, actor=actor, action=PARTNER_STATES[status], partner_id=partner_id)
+
+
+def set_rate_limit(session: Session, partner_id: str, limit: str | None) -> None:
+    """Give a partner its own rate limit ("3000/minute"), or back the hub's default (None).
+
+    An operating setting, not a trust state: nothing is logged.
+    """
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(f"No partner {partner_id}.")
+    if limit is not None:
+        try:
+            limit = rate_limit(limit)
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
+    partner.rate_limit = limit

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from flask import g, request
 
 import keys
+from exchange.api.limits import count_partner_request
 from exchange.errors import KeyNotAccepted, RequestSignatureInvalid, UnregisteredKey
 from exchange.hub import current_hub
 from exchange.trust.directory import KeyLookup
@@ -80,3 +81,4 @@ def authenticate_partner() -> None:
     g.kid = verified.kid
     g.key_lookup = lookup
     g.partner_id = partner_of(verified.kid)
+    count_partner_request(g.partner_id)

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from exchange.admin.partners import add_partner, set_partner_status
+from exchange.admin.partners import add_partner, set_partner_status, set_rate_limit
 from exchange.admin.webhooks import remove_webhook, set_webhook
 from exchange.cli.common import fail, hub, load_public, plural, refusals
 from exchange.store.models import Partner
@@ -125,7 +125,8 @@ def partners_list() -> None:
             webhook = f"\twebhook={partner.webhook_url}" if partner.webhook_url else ""
             if partner.webhook_url and partner.webhook_disabled_at:
                 webhook += f" (disabled by a 410 at {format_time(partner.webhook_disabled_at)})"
-            click.echo(f"{partner.id}\t{partner.status}\t{partner.name}{webhook}")
+            limit = f"\trate limit {partner.rate_limit}" if partner.rate_limit else ""
+            click.echo(f"{partner.id}\t{partner.status}\t{partner.name}{webhook}{limit}")
             for key in partner.keys:
                 state = "revoked" if key.revoked_at else "active"
                 until = f" until {key.not_after:%Y-%m-%d}" if key.not_after else ""
@@ -151,3 +152,19 @@ def _set_status(partner_id: str, status: str) -> None:
     with refusals(), the_hub.sessions.begin() as session:
         set_partner_status(session, partner_id, status, actor="cli", now=the_hub.now())
     click.echo(f"{partner_id} is {status}")
+
+
+@partners.command("set-limit")
+@click.argument("partner_id")
+@click.argument("limit", required=False)
+@click.option("--default", "to_default", is_flag=True, help="back to EXCHANGE_RATELIMIT_PARTNER")
+def partners_set_limit(partner_id: str, limit: str | None, to_default: bool) -> None:
+    """Give a partner its own rate limit, e.g. ``3000/minute`` or ``50/second;2000/minute``
+    (each hub process reads it at the partner's next request).
+    """
+    if to_default == (limit is not None):
+        fail("give either a limit (e.g. 3000/minute) or --default")
+    the_hub = hub()
+    with refusals(), the_hub.sessions.begin() as session:
+        set_rate_limit(session, partner_id, limit)
+    click.echo(f"{partner_id}: rate limit {limit or 'the hub default'}")

@@ -76,8 +76,9 @@ def _gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str
     return [
         "--workers",
         str(workers),
+        # gthread, whose own refusals (414, 431, 400) are problem documents too.
         "--worker-class",
-        "gthread",
+        "exchange.api.http_server.ProblemThreadWorker",
         "--threads",
         str(threads),
         "--bind",

@@ -68,6 +68,9 @@ class Partner(Base):
     # Set by an operator's ``--allow-internal``: pushes may go to loopback and link-local
     # addresses (a webhook on the hub's own machine); refused otherwise, at set and send time.
     webhook_allow_internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The partner's own rate limit ("3000/minute"), set by `exchange partners set-limit`;
+    # None is the hub's default (EXCHANGE_RATELIMIT_PARTNER).
+    rate_limit: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     keys: Mapped[list[PartnerKey]] = relationship(

@@ -110,7 +110,7 @@ class WebhookSender:
                 stream=True,
             ) as response:
                 status = response.status_code
-                _drain(response)
+                _drain(response, deadline=time.perf_counter() + self.timeout)
         except requests.Timeout:
             error = f"timed out after {self.timeout:g} s"
         except requests.ConnectionError as failure:
@@ -131,14 +131,15 @@ class WebhookSender:
         self.internal.close()
 
 
-def _drain(response: requests.Response) -> None:
+def _drain(response: requests.Response, *, deadline: float) -> None:
     # Read a bounded answer to the end so that the connection goes back to the pool; once the
-    # status is in, a failure while reading changes nothing.
+    # status is in, a failure while reading changes nothing. requests' timeout bounds each
+    # read, not their sum: the deadline stops an answer that trickles in byte by byte.
     read = 0
     try:
         for chunk in response.iter_content(16 * 1024):
             read += len(chunk)
-            if read > MAX_ANSWER_BYTES:
+            if read > MAX_ANSWER_BYTES or time.perf_counter() > deadline:
                 return
     except requests.RequestException:
         return

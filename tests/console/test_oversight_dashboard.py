@@ -6,12 +6,14 @@ read from them, and its workbook holds what it shows.
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from datetime import date
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import Browser
 
 from exchange.api.figures import period_of
 from exchange.api.schemas import StatsSchema
@@ -20,6 +22,10 @@ from exchange.hub import Hub
 from exchange.supervision.figures import Period
 from exchange.supervision.figures import stats as figures_stats
 from schemas.rectification import RECTIFICATION_STATUSES
+
+# The module's one Chromium (a fixture, used by name).
+from tests.console.test_oversight_log_verify import STATIC, Site
+from tests.exchange.test_api_docs_page import browser  # noqa: F401
 from tests.exchange.test_figures_scenario import (
     YEAR,
     Item,
@@ -114,3 +120,56 @@ def test_the_workbook_holds_what_is_shown(hub: Hub, seeded: None) -> None:
 def _cell(value: Any) -> Any:
     # The workbook stores amounts as numbers (元); the cards keep them as Decimal.
     return float(value) if value is not None and not isinstance(value, int | float) else value
+
+
+def test_the_charts_draw_in_chromium_under_the_consoles_csp(
+    browser: Browser,  # noqa: F811 (the fixture imported above)
+    hub: Hub,
+    seeded: None,
+) -> None:
+    with hub.readers() as session:
+        shown = dashboard(session, AUDIT, Period(as_of=date(YEAR, 6, 30)), hub.now())
+    # JSON in a script element is data, not code: "</" escaped so it cannot end the element.
+    data = "".join(
+        f'<script type="application/json" id="c-{name}">'
+        f"{json.dumps(option, ensure_ascii=False).replace('</', '<' + chr(92) + '/')}</script>"
+        f'<div id="{name}" data-chart="c-{name}"></div>'
+        for name, option in shown.charts.items()
+    )
+    page = (
+        '<!doctype html><meta charset="utf-8"><title>看板</title>'
+        '<link rel="stylesheet" href="/oversight.css">'
+        '<script src="/vendor/echarts/echarts.min.js"></script>'
+        f'<script src="/oversight-dashboard.js"></script>{data}'
+    ).encode()
+    site = Site(
+        {
+            "/page.html": ("text/html; charset=utf-8", page),
+            "/vendor/echarts/echarts.min.js": (
+                "text/javascript",
+                (STATIC / "vendor/echarts/echarts.min.js").read_bytes(),
+            ),
+            "/oversight.css": ("text/css", (STATIC / "oversight.css").read_bytes()),
+            "/oversight-dashboard.js": (
+                "text/javascript",
+                (STATIC / "oversight-dashboard.js").read_bytes(),
+            ),
+        }
+    )
+    tab = browser.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        tab.goto(site.url + "/page.html")
+        for name, option in shown.charts.items():
+            tab.wait_for_selector(f"#{name}[data-drawn=yes] canvas")
+            drawn = tab.evaluate(
+                "n => echarts.getInstanceByDom(document.getElementById(n)).getOption().series"
+                ".map(s => s.data)",
+                name,
+            )
+            assert drawn == [series["data"] for series in option["series"]], name
+    finally:
+        tab.close()
+        site.close()
+    assert errors == []

@@ -26,9 +26,7 @@ from schemas import examples
 from tests.exchange.test_api_docs_page import CHROMIUM, browser  # noqa: F401
 from tests.support import PartnerKeys, signed_request
 
-SCRIPT = (
-    Path(__file__).resolve().parents[2] / "exchange/console/static/oversight-verify.js"
-).read_bytes()
+STATIC = Path(__file__).resolve().parents[2] / "exchange/console/static"
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
@@ -49,24 +47,10 @@ def tampered(proof: dict[str, Any], how: str) -> dict[str, Any]:
 
 
 class Site:
-    """A page with one verify button per document, served over HTTP from a thread."""
+    """Files served over HTTP from a thread, each under the console's CSP."""
 
-    def __init__(self, documents: dict[str, dict[str, Any]]) -> None:
-        buttons = "".join(
-            f'<button id="b-{name}" data-verify-url="/proof/{name}.json" '
-            f'data-verify-result="r-{name}" data-label-verified="已验证" '
-            f'data-label-failed="未通过验证">验证</button><span id="r-{name}"></span>'
-            for name in documents
-        )
-        page = (
-            '<!doctype html><meta charset="utf-8"><title>log</title>'
-            f'<script src="/oversight-verify.js"></script>{buttons}'
-        ).encode()
-        files = {"/page.html": ("text/html; charset=utf-8", page)}
-        files["/oversight-verify.js"] = ("text/javascript", SCRIPT)
-        files["/favicon.ico"] = ("image/x-icon", b"")
-        for name, document in documents.items():
-            files[f"/proof/{name}.json"] = ("application/json", json.dumps(document).encode())
+    def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
+        files = {**files, "/favicon.ico": ("image/x-icon", b"")}
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -83,6 +67,31 @@ class Site:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def verify_page(documents: dict[str, dict[str, Any]]) -> Site:
+    """A page with one verify button per proof document."""
+    buttons = "".join(
+        f'<button id="b-{name}" data-verify-url="/proof/{name}.json" '
+        f'data-verify-result="r-{name}" data-label-verified="已验证" '
+        f'data-label-failed="未通过验证">验证</button><span id="r-{name}"></span>'
+        for name in documents
+    )
+    page = (
+        '<!doctype html><meta charset="utf-8"><title>log</title>'
+        f'<script src="/oversight-verify.js"></script>{buttons}'
+    ).encode()
+    files = {
+        "/page.html": ("text/html; charset=utf-8", page),
+        "/oversight-verify.js": ("text/javascript", (STATIC / "oversight-verify.js").read_bytes()),
+    }
+    for name, document in documents.items():
+        files[f"/proof/{name}.json"] = ("application/json", json.dumps(document).encode())
+    return Site(files)
 
 
 @pytest.fixture
@@ -121,7 +130,7 @@ def test_every_entry_verifies_and_a_tampered_proof_does_not(
     assert last is not None
     for how in ("entry", "path", "root", "index"):
         documents[f"tampered-{how}"] = tampered(last, how)
-    site = Site(documents)
+    site = verify_page(documents)
     page = browser.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -137,5 +146,5 @@ def test_every_entry_verifies_and_a_tampered_proof_does_not(
             assert result.inner_text() == ("已验证" if expected == "yes" else "未通过验证")
     finally:
         page.close()
-        site.server.shutdown()
+        site.close()
     assert errors == []

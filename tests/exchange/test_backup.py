@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,17 +24,10 @@ from keys import jwks_resolver, jws
 from keys.protocol import RECEIPT_TYP
 from schemas import examples
 from tests.conftest import PG_URL, xdist_worker
-from tests.forked_cli import run_cli
+from tests.exchange.test_rotation import exchange
 from tests.support import PartnerKeys
 
 pytestmark = pytest.mark.slow
-
-
-def exchange(env: dict[str, str], *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    """Run the hub's CLI; assert its exit status."""
-    done = run_cli("exchange", args, env, timeout=300)
-    assert done.returncode == expect, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
