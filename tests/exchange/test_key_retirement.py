@@ -64,7 +64,9 @@ def test_retire_hub_keeps_the_old_key_published_and_signing_nothing(
     exchange(env, "log", "checkpoint")
     assert exchange(env, "log", "verify").stdout.startswith("ok:")
     bundle = tmp_path / "evidence.json"
-    exchange(env, "evidence", "export", before.id, "--out", str(bundle))
+    exchange(
+        env, "evidence", "export", "--out", str(bundle), "--", before.id
+    )  # an id may start with "-"
     assert exchange(env, "evidence", "verify", str(bundle)).stdout.startswith("ok:")
 
     again = exchange(env, "keys", "retire-hub", old_kid, expect=1)

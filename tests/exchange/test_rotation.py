@@ -139,7 +139,9 @@ def test_rotate_hub_while_serving(served_hub: tuple[str, dict[str, str]], tmp_pa
     # The evidence of the message received before the rotation: its receipt by the old key,
     # its checkpoint by the new; offline, pinned to the JWK Set the hub publishes now.
     bundle_path = tmp_path / "evidence.json"
-    exchange(env, "evidence", "export", before.id, "--out", str(bundle_path))
+    exchange(
+        env, "evidence", "export", "--out", str(bundle_path), "--", before.id
+    )  # an id may start with "-"
     bundle = json.loads(bundle_path.read_text())
     assert kid_of(bundle["receipt"]) == old_kid and kid_of(bundle["checkpoint"]) == new_kid
     pinned = tmp_path / "jwks.json"
@@ -230,7 +232,9 @@ def test_rotate_sealing_while_serving_resumes_after_a_kill(
     verified = exchange(env, "log", "verify").stdout
     assert verified.startswith("ok:") and "4 messages" in verified
     bundle_path = tmp_path / "evidence.json"
-    exchange(env, "evidence", "export", sent[0].id, "--out", str(bundle_path))
+    exchange(
+        env, "evidence", "export", "--out", str(bundle_path), "--", sent[0].id
+    )  # an id may start with "-"
     assert exchange(env, "evidence", "verify", str(bundle_path)).stdout.startswith("ok:")
 
     # A second rotation starts afresh: a newer key, everything re-sealed under it.
