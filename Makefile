@@ -8,7 +8,11 @@ TEST_WORKERS ?= 2
 EXCHANGE_HOME ?= ./var
 export EXCHANGE_HOME
 
-.PHONY: run test test-faults lint venv bench demo clean
+.PHONY: run test test-faults lint venv bench demo clean catalogs
+
+# The console's translations: the .po files are kept, their .mo compiled here (and by the hub at
+# start when missing); `make catalogs` gathers new strings from the pages into the .po files.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard exchange/console/translations/*/LC_MESSAGES/*.po))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +27,23 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
 	touch $(VENV)/.installed $@
 
-venv: $(VENV)/.installed
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+catalogs: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d exchange/console/translations --no-fuzzy-matching --omit-header
+
+venv: $(VENV)/.installed $(CATALOGS)
 
 # The worker (checkpoints, notices) runs beside the server and stops with it.
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/exchange init
 	$(BIN)/exchange worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/exchange serve --host 127.0.0.1 --port $(PORT)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(CATALOGS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -40,7 +51,7 @@ test: $(VENV)/.installed-test
 
 # The hub under faults (kills, outages, read-only stores) and the OpenAPI fuzzing: minutes each,
 # so apart from `make test`; .ci/run runs both.
-test-faults: $(VENV)/.installed-test
+test-faults: $(VENV)/.installed-test $(CATALOGS)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "faults or fuzz"
 
 lint: $(VENV)/.installed-test
@@ -49,7 +60,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 # A round of joint supervision through a real hub and four partner agents (a temporary store).
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(CATALOGS)
 	$(BIN)/exchange demo
 
 bench: $(VENV)/.installed-test

@@ -131,6 +131,8 @@ class Message(Base):
         Index("ix_messages_sender_subject", "sender", "subject"),
         # The console's message list: newest first, keyset pages by the receiving entry.
         Index("ix_messages_log_index", "log_index"),
+        # The console's search by business key, newest first along the same keyset.
+        Index("ix_messages_subject_log_index", "subject", "log_index"),
         # Partial indexes: most messages are released at once and answer nothing, so they
         # skip these entries (fewer index writes on the intake path).
         Index(

@@ -58,7 +58,8 @@ def test_each_role_signs_in_and_out(hub: Hub, base_url: str, role: str) -> None:
     cookie = next(c for c in client.cookies if c.name == "session")
     assert cookie.has_nonstandard_attr("HttpOnly") and cookie.path == "/admin"
     home = client.get(f"{base_url}/admin/", allow_redirects=False)
-    assert home.status_code == 200 and role in home.text
+    label = {"admin": "管理员", "reviewer": "审核员", "observer": "观察员"}[role]
+    assert home.status_code == 200 and label in home.text
     out = client.post(
         f"{base_url}/admin/logout",
         data={"csrf_token": token(client, f"{base_url}/admin/")},

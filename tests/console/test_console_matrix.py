@@ -38,6 +38,7 @@ MATRIX: dict[str, dict[str, Cell]] = {
     "GET /admin/login": _row((200, None), (200, None)),
     "POST /admin/login": _row((401, None), (401, None)),  # a wrong password, whoever asks
     "POST /admin/logout": _row((302, LOGIN), (302, f"{LOGIN}?next=")),
+    "POST /admin/language": _row((302, "/admin/"), (302, "/admin/")),  # anyone may choose
 }
 
 

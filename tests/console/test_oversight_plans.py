@@ -101,6 +101,11 @@ def test_every_search_walks_the_log_index_under_its_limit(filled: Engine, analys
         filled, message_page_query(MessageFilter(message_id="m-77"), before=None, limit=51)
     )
     assert {n.get("Index Name") for n in nodes(plan)} - {None} == {"messages_pkey"}, plan
+    for before in (None, MESSAGES // 2):
+        found = MessageFilter(business_key="KEY-77")
+        plan = plan_of(filled, message_page_query(found, before=before, limit=51))
+        names = {n.get("Index Name") for n in nodes(plan)} - {None}
+        assert names == {"ix_messages_subject_log_index"}, plan
 
 
 def test_a_deep_page_reads_a_page_not_the_table(filled: Engine) -> None:
