@@ -39,7 +39,25 @@ MATRIX: dict[str, dict[str, Cell]] = {
     "POST /admin/login": _row((401, None), (401, None)),  # a wrong password, whoever asks
     "POST /admin/logout": _row((302, LOGIN), (302, f"{LOGIN}?next=")),
     "POST /admin/language": _row((302, "/admin/"), (302, "/admin/")),  # anyone may choose
+    # The oversight pages: everyone signed in reads; deliveries are the admins' (observers read).
+    "GET /admin/messages": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/messages/<message_id>": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/messages/<message_id>/evidence": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/deliveries": {
+        **_row((200, None), (302, f"{LOGIN}?next=")),
+        "reviewer": (403, None),
+    },
+    "POST /admin/deliveries/resend": {
+        **_row((403, None), (302, f"{LOGIN}?next=")),
+        "admin": (302, "/admin/deliveries"),  # nothing to resend: said on the page
+    },
+    "GET /admin/log": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/log/<int:index>/proof": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/dashboard": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/dashboard.xlsx": _row((200, None), (302, f"{LOGIN}?next=")),
 }
+# A route's parameters, as the matrix fills them in: a message and an entry that do not exist.
+SAMPLES = {"<message_id>": "no-such-message", "<int:index>": "999999"}
 
 
 def _console_routes() -> set[str]:
@@ -75,6 +93,8 @@ def _caller(hub: Hub, base_url: str, who: str) -> requests.Session:
 
 def _request(client: requests.Session, base_url: str, route: str) -> requests.Response:
     method, path = route.split(" ", 1)
+    for parameter, value in SAMPLES.items():
+        path = path.replace(parameter, value)
     if method == "GET":
         return client.get(base_url + path, allow_redirects=False)
     data = {"csrf_token": token(client, f"{base_url}{LOGIN}")}
