@@ -28,6 +28,10 @@ from flask_babel import Babel
 from exchange.console import (
     agreements_views,  # noqa: F401
     auth,  # noqa: F401
+    dashboard_views,  # noqa: F401
+    deliveries_views,  # noqa: F401
+    log_views,  # noqa: F401
+    messages_views,  # noqa: F401
     partners_views,  # noqa: F401
     users_views,  # noqa: F401
 )

@@ -39,6 +39,22 @@ MATRIX: dict[str, dict[str, Cell]] = {
     "POST /admin/login": _row((401, None), (401, None)),  # a wrong password, whoever asks
     "POST /admin/logout": _row((302, LOGIN), (302, f"{LOGIN}?next=")),
     "POST /admin/language": _row((302, "/admin/"), (302, "/admin/")),  # anyone may choose
+    # The oversight pages: everyone signed in reads; deliveries are the admins' (observers read).
+    "GET /admin/messages": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/messages/<message_id>": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/messages/<message_id>/evidence": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/deliveries": {
+        **_row((200, None), (302, f"{LOGIN}?next=")),
+        "reviewer": (403, None),
+    },
+    "POST /admin/deliveries/resend": {
+        **_row((403, None), (302, f"{LOGIN}?next=")),
+        "admin": (302, "/admin/deliveries"),  # nothing to resend: said on the page
+    },
+    "GET /admin/log": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/log/<int:index>/proof": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/dashboard": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/dashboard.xlsx": _row((200, None), (302, f"{LOGIN}?next=")),
 }
 
 
@@ -71,7 +87,12 @@ for _route, _cells in {
     MATRIX[_route] = _roles(*_cells)
 
 # What the routes' parameters are in the requests made.
-PATH_VALUES = {"<partner_id>": "audit.nobody", "<int:account_id>": "999999"}
+PATH_VALUES = {
+    "<partner_id>": "audit.nobody",
+    "<int:account_id>": "999999",
+    "<message_id>": "no-such-message",
+    "<int:index>": "999999",
+}
 
 
 def _console_routes() -> set[str]:
