@@ -123,10 +123,12 @@ def _partner_page(
     done: str | None = None,
     secret: str | None = None,
 ) -> Page:
-    with hub().readers() as db:
-        found = db.get(Partner, partner_id)
-        row = _row(db, partner_id)
-        allow_internal = bool(found and found.webhook_allow_internal)
+    row, allow_internal = None, False
+    if PARTNER_ID_RE.match(partner_id):  # else not looked up: PostgreSQL refuses a NUL
+        with hub().readers() as db:
+            found = db.get(Partner, partner_id)
+            row = _row(db, partner_id)
+            allow_internal = bool(found and found.webhook_allow_internal)
     if row is None:
         message = gettext("No partner %(id)s.", id=partner_id)
         return render_template("console/partner_missing.html", message=message), 404
@@ -151,6 +153,8 @@ def _row(db: Session, partner_id: str) -> PartnerRow | None:
 def _action(partner_id: str, act: Act) -> Page:
     """Run one action on an existing partner in one transaction; its refusal on the page."""
     form = request.form.to_dict()
+    if not PARTNER_ID_RE.match(partner_id):
+        return _partner_page(partner_id)
     with hub().readers() as db:
         if db.get(Partner, partner_id) is None:
             return _partner_page(partner_id)
@@ -203,7 +207,7 @@ def partner_key_revoke(partner_id: str) -> Page:
 
     def act(db: Session, form: dict[str, str]) -> tuple[str, str | None]:
         kid = form.get("kid", "")
-        key = db.get(PartnerKey, kid)
+        key = db.get(PartnerKey, kid) if KID_RE.match(kid) else None
         if key is None or key.partner_id != partner_id:
             refuse("kid", gettext("%(field)s: no such key of this partner.", field=KID), 404)
         if key.revoked_at is not None:

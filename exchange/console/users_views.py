@@ -28,6 +28,7 @@ from exchange.store.models import Account
 Page = str | tuple[str, int] | Redirect
 
 ACCOUNT_NAME = _l("Name")
+MAX_ACCOUNT_ID = 2**31 - 1
 
 
 @bp.get("/users")
@@ -99,6 +100,8 @@ def _shown(done: str, password: str | None) -> Page:
 
 
 def _account(account_id: int) -> Account | None:
+    if account_id > MAX_ACCOUNT_ID:  # not looked up: beyond the column's integers
+        return None
     with hub().readers() as db:
         return db.get(Account, account_id)
 

@@ -326,3 +326,19 @@ def test_an_admin_may_be_disabled_while_another_remains(hub: Hub, base_url: str)
         second_id = find_account(session, "第二管理").id
     refused = post(second, base_url, f"/admin/users/{second_id}/disable", {})
     assert refused.status_code == 409
+
+
+def test_odd_paths_and_ids_are_a_clear_404(hub: Hub, base_url: str) -> None:
+    client, _ = admin_client(hub, base_url)
+    for path in ("/admin/partners/a%00b", "/admin/partners/%E4%B8%AD"):
+        assert client.get(f"{base_url}{path}").status_code == 404
+        refused = post(client, base_url, f"{path}/status", {"status": "suspended"})
+        assert refused.status_code == 404 and "没有接入单位" in refused.text
+    form = {"partner_id": PARTNER, "name": "新河县审计局", "public_key": pem()}
+    assert post(client, base_url, "/admin/partners", form).status_code == 302
+    revoke = post(client, base_url, f"/admin/partners/{PARTNER}/keys/revoke", {"kid": "a\x00#1"})
+    assert revoke.status_code == 404
+    huge = post(client, base_url, f"/admin/users/{10**20}/disable", {})
+    assert huge.status_code == 404 and "没有账号" in huge.text
+    nul = post(client, base_url, "/admin/users", {"name": "新\x00人", "role": "observer"})
+    assert nul.status_code == 400 and "不得包含控制字符" in nul.text
