@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from exchange.api.figures import period_of
@@ -22,6 +23,11 @@ from exchange.supervision.figures import Period
 from exchange.supervision.reports import XLSX_MEDIA_TYPE
 
 _PERIOD_FIELDS = ("from", "to", "as_of")
+CHART_TITLES = {
+    "referrals_by_stage": _l("Referrals by stage"),
+    "units": _l("Rectification rates by responsible unit"),
+    "status_over_time": _l("Rectification status over time"),
+}
 
 
 def _asked() -> tuple[dict[str, str], str | None, Period]:
@@ -69,6 +75,7 @@ def dashboard_page() -> tuple[str, int]:
         args=request.args,
         export_url=export,
         chart_json=chart_json,
+        chart_titles=CHART_TITLES,
     )
     return page, 400 if error else 200
 

@@ -103,6 +103,7 @@ def test_search_and_page_through_messages_then_open_one_and_its_evidence(
     page.fill("input[name=business_key]", lines[1]["subject"])
     page.click("form.filters button[type=submit]")
     assert page.locator("#messages tbody tr td:first-child").all_inner_texts() == [lines[1]["id"]]
+    assert page.locator("#messages tbody tr td:nth-child(5)").inner_text() == "已放行"
 
     # A bad filter is said on the page, not a 5xx.
     for query in ("from=2026-13-01", "state=lost", "from=2026-05-02&to=2026-05-01", "cursor=x"):
@@ -214,6 +215,7 @@ def test_the_dashboard_shows_the_stats_figures_and_exports_them(
     page.goto(f"{base_url}/admin/dashboard?partner={AUDIT}&as_of={as_of}")
     page.wait_for_selector("[data-chart][data-drawn=yes]")
     assert page.locator("[data-chart][data-drawn=yes]").count() == 3
+    assert "整改状态变化" in page.locator(".charts").inner_text()
     answered = stats(base_url, partners["audit"], f"as_of={as_of}")
     referrals, ledger = answered["referrals"], answered["rectification"]
     expected: dict[str, Any] = {
