@@ -203,8 +203,7 @@ def _run_in_pool(
     jobs: int,
     progress: Callable[[int], None],
 ) -> list[RangeResult]:
-    # Spawned, not forked: a fresh interpreter holds no connection or lock of the parent's.
-    context = multiprocessing.get_context("spawn")
+    context = _job_context()
     counter: Synchronized[int] = context.Value("q", 0)
     with ProcessPoolExecutor(
         max_workers=jobs,
@@ -230,6 +229,20 @@ def _run_in_pool(
             break
         results.append(future.result())
     return results
+
+
+def _job_context() -> multiprocessing.context.BaseContext:
+    """Fresh interpreters, never forks of the caller: no connection or lock of its own.
+
+    A fork server (an interpreter started once, with this module imported) forks each pool's
+    processes, so a run pays the hub's imports once rather than once per job and per run;
+    where there is none, each job is spawned.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 _WORKER: dict[str, Any] = {}
