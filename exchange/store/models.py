@@ -410,7 +410,17 @@ class LedgerLine(LedgerState, Base):
     log_index: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (Index("ix_ledger_lines_item", "owner", "ledger_item_id", "log_index"),)
+    __table_args__ = (
+        Index("ix_ledger_lines_item", "owner", "ledger_item_id", "log_index"),
+        # The figures' filters drive the line scan (supervision.figures): a report's, a
+        # project's, a category's or a unit's lines, each with its item's key.
+        *(
+            Index(f"ix_ledger_lines_{name}", name, "owner", "ledger_item_id")
+            for name in ("source_doc_number", "source_project", "problem_category")
+        ),
+        Index("ix_ledger_lines_unit_uscc", "unit_uscc", "owner", "ledger_item_id"),
+        Index("ix_ledger_lines_unit_name", "unit_name", "owner", "ledger_item_id"),
+    )
 
 
 class LedgerLineUnit(Base):
@@ -422,6 +432,12 @@ class LedgerLineUnit(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     unit_name: Mapped[str] = mapped_column(String(200))
     unit_uscc: Mapped[str] = mapped_column(String(18))
+
+    # The figures' unit filter matches co-responsible units too.
+    __table_args__ = (
+        Index("ix_ledger_line_units_uscc", "unit_uscc"),
+        Index("ix_ledger_line_units_name", "unit_name"),
+    )
 
 
 class LedgerLineAct(Base):

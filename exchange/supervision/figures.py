@@ -12,30 +12,54 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
+    CompoundSelect,
+    Select,
     Subquery,
     and_,
     case,
     exists,
     func,
+    join,
+    not_,
+    null,
     or_,
     select,
+    text,
+    true,
+    type_coerce,
+    union,
+    union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from exchange.store.models import LedgerLineAct, LedgerLineUnit, ReferralCase, ShareUse, Transition
+from exchange.store.models import (
+    LEDGER_STATE,
+    LedgerItem,
+    LedgerLine,
+    LedgerLineAct,
+    LedgerLineUnit,
+    Message,
+    ReferralCase,
+    ShareUse,
+    Transition,
+    UtcDateTime,
+)
 from exchange.supervision.days import CHINA, china_date, china_today
 from exchange.supervision.lifecycles.share import parse_decisions
+from exchange.supervision.overdue import ledger_overdue
 from exchange.supervision.reads import amount_text
 from exchange.supervision.states import LEDGER_DONE, REFERRAL_OPEN, ReferralState, ShareState
-from exchange.supervision.visibility import seen_items
+from exchange.supervision.visibility import visible_lines
 from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, body_of
 
 LEDGER_FILTERS: Final = (
@@ -93,13 +117,129 @@ class Period:
         }
 
 
+_PLAN_SETTINGS: Final = ("jit", "enable_hashjoin", "enable_mergejoin", "enable_bitmapscan")
+
+
+@contextmanager
+def plan_settings(session: Session) -> Iterator[None]:
+    """For one statement on PostgreSQL: nested loops along the indexes whatever the
+    statistics say (no hash or merge join over a whole table, no bitmap), and no JIT (its
+    compilation costs more than the statement).
+    """
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        for name in _PLAN_SETTINGS:
+            session.execute(text(f"SET LOCAL {name} = off"))
+    try:
+        yield
+    finally:
+        if postgresql:
+            for name in _PLAN_SETTINGS:
+                session.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+
+
 def _beijing_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), CHINA)
 
 
-def scoped_items(partner_id: str | None, period: Period, day: date) -> Subquery:
-    """The ledger items in scope, each as ``partner_id`` sees it as of ``day``."""
-    seen = seen_items(partner_id, day)
+_DRIVERS: Final = ("source_doc_number", "source_project", "problem_category")
+"""Filters selective enough to drive the line scan, each by an index of ``ledger_lines``
+led by it (``unit`` too, by its own indexes)."""
+
+_ITEM_COLUMNS: Final = (*LEDGER_STATE, "first_reported_at", "last_message_id", "overdue")
+
+
+def _candidates(period: Period, day: date) -> Select[str, str] | CompoundSelect[str, str] | None:
+    """The keys of the items one of whose lines dated up to ``day`` matches every filter on
+    a line's own columns, read by the index of a selective filter given; None when no such
+    filter is given (every item is a candidate). The item's latest line as of ``day`` must
+    match them all, so the candidates hold every item in scope (and are checked again).
+    """
+    line = LedgerLine
+    conditions = [line.status_date <= day]
+    for name in LEDGER_FILTERS:
+        value = getattr(period, name)
+        if value is not None:
+            conditions.append(getattr(line, name) == value)
+    keys = select(line.owner, line.ledger_item_id)
+    if period.unit is not None:
+        co = keys.join(LedgerLineUnit, LedgerLineUnit.message_id == line.message_id)
+        return union(
+            keys.where(line.unit_uscc == period.unit, *conditions),
+            keys.where(line.unit_name == period.unit, *conditions),
+            co.where(LedgerLineUnit.unit_uscc == period.unit, *conditions),
+            co.where(LedgerLineUnit.unit_name == period.unit, *conditions),
+        )
+    if any(getattr(period, name) is not None for name in _DRIVERS):
+        return keys.where(*conditions).distinct()
+    return None
+
+
+def _seen_in_scope(
+    partner_id: str | None, period: Period, day: date, *, lateral: bool, log_index: bool
+) -> Subquery:
+    """Each candidate item as ``partner_id`` sees it as of ``day`` (the rule of
+    ``visibility.seen_items``): the item row itself when the caller sees all its lines (its
+    owner, or everyone) and it is dated up to ``day``; else its latest visible line dated up
+    to ``day``, read item by item along ``ix_ledger_lines_item``. First reported at its first
+    visible line.
+    """
+    item = LedgerItem
+    candidates = _candidates(period, day)
+    source: Any = item
+    if candidates is not None:
+        found = candidates.subquery("candidate")
+        source = join(
+            found,
+            item,
+            and_(item.owner == found.c.owner, item.ledger_item_id == found.c.ledger_item_id),
+        )
+    whole = true() if partner_id is None else item.owner == partner_id
+    shortcut = and_(whole, item.status_date <= day)
+    entry = select(Message.log_index).where(Message.id == item.last_message_id)
+    itself = select(
+        *(getattr(item, name) for name in LEDGER_STATE),
+        item.first_reported_at,
+        item.last_message_id,
+        ledger_overdue(item, day).label("overdue"),
+        *([entry.scalar_subquery().label("log_index")] if log_index else []),
+    ).select_from(source)
+
+    line, mine = LedgerLine, aliased(LedgerLine, name="latest_line")
+    visible = (
+        select(line.message_id)
+        .where(line.owner == item.owner, line.ledger_item_id == item.ledger_item_id)
+        .where(true() if partner_id is None else visible_lines(partner_id))
+    )
+    newest = visible.where(line.status_date <= day).order_by(line.log_index.desc()).limit(1)
+    first = visible.with_only_columns(line.reported_at).order_by(line.log_index).limit(1)
+    by_line = select(
+        item.owner,
+        item.ledger_item_id,
+        *(getattr(mine, name) for name in LEDGER_STATE[2:]),
+        type_coerce(first.scalar_subquery(), UtcDateTime()).label("first_reported_at"),
+        mine.message_id.label("last_message_id"),
+        ledger_overdue(mine, day).label("overdue"),
+        *([mine.log_index] if log_index else []),
+    ).select_from(source)
+    if lateral:
+        latest = newest.lateral("latest")
+        by_line = by_line.join(latest, true()).join(mine, mine.message_id == latest.c.message_id)
+    else:
+        by_line = by_line.join(mine, mine.message_id == newest.scalar_subquery())
+    branches = [itself.where(shortcut), by_line.where(not_(shortcut))]
+    if period.owner is not None:
+        branches = [b.where(item.owner == period.owner) for b in branches]
+    return union_all(*branches).subquery("seen")
+
+
+def scoped_items(
+    partner_id: str | None, period: Period, day: date, *, lateral: bool, log_index: bool = True
+) -> CTE:
+    """The ledger items in scope, each as ``partner_id`` sees it as of ``day``: only the
+    lines of the scope's candidate items are read (``lateral`` where the database has it).
+    """
+    seen = _seen_in_scope(partner_id, period, day, lateral=lateral, log_index=log_index)
     query = select(seen)
     for name in LEDGER_FILTERS:
         value = getattr(period, name)
@@ -118,10 +258,10 @@ def scoped_items(partner_id: str | None, period: Period, day: date) -> Subquery:
     if period.end is not None:
         end = _beijing_midnight(period.end + timedelta(days=1))
         query = query.where(seen.c.first_reported_at < end)
-    return query.subquery("scoped")
+    return query.cte("scoped")
 
 
-def _ledger_columns(items: Subquery) -> list[ColumnElement[Any]]:
+def _ledger_columns(items: CTE) -> list[ColumnElement[Any]]:
     c = items.c
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -146,9 +286,78 @@ def _ledger_columns(items: Subquery) -> list[ColumnElement[Any]]:
     ]
 
 
-def _ledger_figures(row: Any) -> dict[str, Any]:
-    total = int(row.total)
-    statuses = {s: int(row._mapping[f"n_{s}"]) for s in RECTIFICATION_STATUSES}
+_GROUPS: Final = ("unit_name", "unit_uscc", "problem_category", "owner", "referral_id")
+"""The finest grouping the figures need: every one of theirs is a sum over these groups."""
+
+
+@dataclass(frozen=True)
+class LedgerGroups:
+    """The scoped items' sums per group of ``_GROUPS`` and the supervision acts by kind,
+    from one statement.
+    """
+
+    groups: list[dict[str, Any]]
+    acts: dict[str, int]
+
+
+def ledger_groups(
+    session: Session, partner_id: str | None, period: Period, day: date
+) -> LedgerGroups:
+    """One statement over the scope: its items' sums per group, and its acts by kind."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    items = scoped_items(partner_id, period, day, lateral=postgresql, log_index=False)
+    keys = [items.c[name] for name in _GROUPS]
+    sums = _ledger_columns(items)
+    grouped = select(null().label("act"), *keys, *sums).group_by(*keys)
+    acts = (
+        select(
+            LedgerLineAct.kind.label("act"),
+            *(null().label(name) for name in _GROUPS),
+            func.count().label("total"),
+            *(null().label(column.name) for column in sums[1:]),
+        )
+        .select_from(items)
+        .join(LedgerLineAct, LedgerLineAct.message_id == items.c.last_message_id)
+        .where(LedgerLineAct.day <= day)
+        .group_by(LedgerLineAct.kind)
+    )
+    with plan_settings(session):
+        result: Any = session.execute(union_all(grouped, acts))
+        rows = [dict(r._mapping) for r in result]
+    return LedgerGroups(
+        groups=[row for row in rows if row["act"] is None],
+        acts={row["act"]: int(row["total"]) for row in rows if row["act"] is not None},
+    )
+
+
+_SUMMED: Final = (
+    "total",
+    *(f"n_{status}" for status in RECTIFICATION_STATUSES),
+    "overdue",
+    "immediate_total",
+    "immediate_done",
+    "amount_involved",
+    "amount_rectified",
+    "rules_made",
+    "persons_held_accountable",
+)
+
+
+def _summed(groups: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    # The sums over several groups; an amount category stays None where no group gave it.
+    totals: dict[str, Any] = dict.fromkeys(_SUMMED, 0)
+    totals.update({f"a_{category}": None for category in AMOUNT_CATEGORIES})
+    for group in groups:
+        for name in totals:
+            value = group[name]
+            if value is not None:
+                totals[name] = value if totals[name] is None else totals[name] + value
+    return totals
+
+
+def _ledger_figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    total = int(row["total"])
+    statuses = {s: int(row[f"n_{s}"]) for s in RECTIFICATION_STATUSES}
     done = statuses["completed"] + statuses["closed"]
     return {
         "total": total,
@@ -158,53 +367,49 @@ def _ledger_figures(row: Any) -> dict[str, Any]:
         "ongoing": statuses["ongoing"],
         "not_rectified": statuses["not_rectified"],
         "in_progress": statuses["in_progress"] + statuses["submitted"] + statuses["pending"],
-        "overdue": int(row.overdue),
+        "overdue": int(row["overdue"]),
         "rectification_rate": _rate(done, total),
         "ongoing_rate": _rate(statuses["ongoing"], total),
-        "immediate_total": int(row.immediate_total),
-        "immediate_rate": _rate(int(row.immediate_done), int(row.immediate_total)),
-        "amount_involved": amount_text(Decimal(row.amount_involved)),
-        "amount_rectified": amount_text(Decimal(row.amount_rectified)),
+        "immediate_total": int(row["immediate_total"]),
+        "immediate_rate": _rate(int(row["immediate_done"]), int(row["immediate_total"])),
+        "amount_involved": amount_text(Decimal(row["amount_involved"])),
+        "amount_rectified": amount_text(Decimal(row["amount_rectified"])),
         "amounts_by_category": {
-            category: amount_text(Decimal(row._mapping[f"a_{category}"]))
+            category: amount_text(Decimal(row[f"a_{category}"]))
             for category in AMOUNT_CATEGORIES
-            if row._mapping[f"a_{category}"] is not None
+            if row[f"a_{category}"] is not None
         },
-        "rules_made": int(row.rules_made),
-        "persons_held_accountable": int(row.persons_held_accountable),
+        "rules_made": int(row["rules_made"]),
+        "persons_held_accountable": int(row["persons_held_accountable"]),
     }
 
 
-def rectification_figures(session: Session, items: Subquery, day: date) -> dict[str, Any]:
-    """整改率 and the rest over the scoped items (one aggregate query per grouping)."""
-    figures = _ledger_figures(session.execute(select(*_ledger_columns(items))).one())
-    c = items.c
-    units = session.execute(
-        select(c.unit_name, c.unit_uscc, *_ledger_columns(items))
-        .group_by(c.unit_name, c.unit_uscc)
-        .order_by(c.unit_name, c.unit_uscc)
-    )
-    categories = session.execute(
-        select(c.problem_category, *_ledger_columns(items))
-        .where(c.problem_category.is_not(None))
-        .group_by(c.problem_category)
-        .order_by(c.problem_category)
-    )
-    acts = session.execute(
-        select(LedgerLineAct.kind, func.count())
-        .join(items, LedgerLineAct.message_id == c.last_message_id)
-        .where(LedgerLineAct.day <= day)
-        .group_by(LedgerLineAct.kind)
-        .order_by(LedgerLineAct.kind)
+def _grouped_by(
+    groups: Iterable[dict[str, Any]], *names: str
+) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    # Groups by some of their keys, ordered as the database orders them (nulls last).
+    found: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for group in groups:
+        found.setdefault(tuple(group[name] for name in names), []).append(group)
+    return dict(sorted(found.items(), key=lambda kv: [(v is None, v or "") for v in kv[0]]))
+
+
+def rectification_figures(ledger: LedgerGroups) -> dict[str, Any]:
+    """整改率 and the rest over the scoped items, overall, by unit and by problem category."""
+    units = _grouped_by(ledger.groups, "unit_name", "unit_uscc")
+    categories = _grouped_by(
+        (g for g in ledger.groups if g["problem_category"] is not None), "problem_category"
     )
     return {
-        **figures,
+        **_ledger_figures(_summed(ledger.groups)),
         "by_unit": [
-            {"unit": {"name": row.unit_name, "uscc": row.unit_uscc}, **_ledger_figures(row)}
-            for row in units
+            {"unit": {"name": name, "uscc": uscc}, **_ledger_figures(_summed(groups))}
+            for (name, uscc), groups in units.items()
         ],
-        "by_category": {row.problem_category: _ledger_figures(row) for row in categories},
-        "supervision": {kind: int(n) for kind, n in acts},
+        "by_category": {
+            category: _ledger_figures(_summed(groups)) for (category,), groups in categories.items()
+        },
+        "supervision": dict(sorted(ledger.acts.items())),
     }
 
 
@@ -316,33 +521,24 @@ def referral_persons(cases: Sequence[CaseAsOf]) -> dict[tuple[str, str], int]:
 
 
 def accountability(
-    session: Session, items: Subquery, cases: Sequence[CaseAsOf], ledger_scoped: bool
+    groups: Sequence[Mapping[str, Any]], cases: Sequence[CaseAsOf], ledger_scoped: bool
 ) -> dict[str, Any]:
     """追责问责 persons counted once: the referrals' outcomes, plus what each ledger item adds
     beyond the referral it cites (grouped per cited referral). With a ledger scope, only the
     referrals its items cite count.
     """
     by_referral = referral_persons(cases)
-    c = items.c
-    uncited = session.scalar(
-        select(func.coalesce(func.sum(c.persons_held_accountable), 0)).where(
-            c.referral_id.is_(None)
-        )
-    )
-    cited = session.execute(
-        select(c.owner, c.referral_id, func.sum(c.persons_held_accountable))
-        .where(c.referral_id.is_not(None))
-        .group_by(c.owner, c.referral_id)
-    ).all()
-    cited_keys = {(owner, key) for owner, key, _ in cited}
-    from_referrals = sum(
-        n for key, n in by_referral.items() if not ledger_scoped or key in cited_keys
-    )
-    beyond = sum(max(0, int(n) - by_referral.get((owner, key), 0)) for owner, key, n in cited)
+    uncited = sum(int(g["persons_held_accountable"]) for g in groups if g["referral_id"] is None)
+    cited: Counter[tuple[str, str]] = Counter()
+    for g in groups:
+        if g["referral_id"] is not None:
+            cited[(g["owner"], g["referral_id"])] += int(g["persons_held_accountable"])
+    from_referrals = sum(n for key, n in by_referral.items() if not ledger_scoped or key in cited)
+    beyond = sum(max(0, n - by_referral.get(key, 0)) for key, n in cited.items())
     return {
-        "persons": from_referrals + int(uncited or 0) + beyond,
+        "persons": from_referrals + uncited + beyond,
         "from_referrals": from_referrals,
-        "from_ledger": int(uncited or 0) + beyond,
+        "from_ledger": uncited + beyond,
     }
 
 
@@ -392,7 +588,7 @@ def stats(
     ``period.as_of`` (default today), within the period's scope.
     """
     day = period.day(now)
-    items = scoped_items(partner_id, period, day)
+    ledger = ledger_groups(session, partner_id, period, day)
     cases = cases_as_of(session, partner_id, period, day)
     shares, plans = share_figures(session, partner_id, period, day)
     return {
@@ -401,8 +597,8 @@ def stats(
         "as_of": day.isoformat(),
         "filters": period.filters(),
         "referrals": referral_figures(cases),
-        "rectification": rectification_figures(session, items, day),
-        "accountability": accountability(session, items, cases, period.ledger_scoped()),
+        "rectification": rectification_figures(ledger),
+        "accountability": accountability(ledger.groups, cases, period.ledger_scoped()),
         "shares": shares,
         "plans": plans,
     }

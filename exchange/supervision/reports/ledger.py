@@ -61,7 +61,8 @@ def ledger_items(
     """The ledger items ``partner_id`` may see (all when None) first reported in the period,
     each as of the latest line it sent or received.
     """
-    scoped = scoped_items(partner_id, period, period.day(now))
+    lateral = session.get_bind().dialect.name == "postgresql"
+    scoped = scoped_items(partner_id, period, period.day(now), lateral=lateral)
     return seen_rows(session, select(scoped).order_by(scoped.c.owner, scoped.c.ledger_item_id))
 
 
