@@ -26,6 +26,7 @@ from flask_babel import Babel
 
 # The modules that register views on the blueprint: importing them adds their pages.
 from exchange.console import auth  # noqa: F401
+from exchange.console import review as _review  # noqa: F401
 from exchange.console.blueprint import bp, csrf
 from exchange.console.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, compile_catalogs, select_locale
 
