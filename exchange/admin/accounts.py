@@ -164,17 +164,34 @@ def scripted_reviewer(
         )
 
 
-def disable_account(session: Session, name: str, *, actor: str, now: datetime) -> Operator:
-    """Disable an account: it can no longer sign in, and its sessions end."""
+def disable_account(
+    session: Session, name: str, *, actor: str, now: datetime, keep_an_admin: bool = False
+) -> Operator:
+    """Disable an account: it can no longer sign in, and its sessions end. ``keep_an_admin``
+    (the console's rule) refuses to disable the last active admin, checked under the log lock.
+    """
     with session_window(session, now) as window:
         account = find_account(session, name)
         if account.status == "disabled":
             raise InvalidTransition(f"Account {account.id} is already disabled.")
+        if keep_an_admin and account.role == "admin" and _active_admins(session) <= 1:
+            raise InvalidTransition(
+                f"Account {account.id} is the last active admin: add another admin first."
+            )
         window.changes.update(ACCOUNTS, {"id": account.id, "status": "disabled"})
         window.log.append(
             at=now, actor=actor, action=LogAction.ACCOUNT_DISABLED, account_id=account.id
         )
     return operator_of(account)
+
+
+def _active_admins(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(Account.role == "admin", Account.status == "active")
+        )
+        or 0
+    )
 
 
 def reset_password(

@@ -81,4 +81,4 @@ def authenticate_partner() -> None:
     g.kid = verified.kid
     g.key_lookup = lookup
     g.partner_id = partner_of(verified.kid)
-    count_partner_request(g.partner_id)
+    count_partner_request(lookup.rate_limits.get(g.partner_id))

@@ -19,12 +19,10 @@ from typing import Final
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
-from sqlalchemy import select
 
 from exchange.api.problems import problem_response
 from exchange.config import Config
 from exchange.errors import RateLimited
-from exchange.store.models import Partner
 
 # One shared counter per partner, across every route.
 _PARTNER_SCOPE: Final = "partner"
@@ -49,11 +47,13 @@ def init_limits(app: Flask, config: Config) -> None:
     app.register_error_handler(RateLimitExceeded, _refused)
 
 
-def count_partner_request(partner_id: str) -> None:
-    """Count a verified request against its partner's limit; RateLimitExceeded beyond it."""
+def count_partner_request(own_limit: str | None) -> None:
+    """Count a verified request against its partner's limit (``own_limit``, else the hub's
+    default); RateLimitExceeded beyond it.
+    """
     partner_limit: _PartnerLimit | None = current_app.extensions.get("exchange_limits")
     if partner_limit is not None:
-        partner_limit.count(partner_id)
+        partner_limit.count(own_limit)
 
 
 class _PartnerLimit:
@@ -66,13 +66,9 @@ class _PartnerLimit:
             _partner_limit, _PARTNER_SCOPE, key_func=_partner_key
         )
 
-    def count(self, partner_id: str) -> None:
-        own = (
-            g.reader.connection()
-            .execute(select(Partner.rate_limit).where(Partner.id == partner_id))
-            .scalar()
-        )
-        g.rate_limit = own or self.default
+    def count(self, own_limit: str | None) -> None:
+        # The partner's own limit came with its key, in the signature check's one query.
+        g.rate_limit = own_limit or self.default
         if g.rate_limit is None:
             return
         # Checked here, after the signature, not in Flask-Limiter's before_request hook.

@@ -25,8 +25,17 @@ from flask import Flask, redirect, url_for
 from flask_babel import Babel
 
 # The modules that register views on the blueprint: importing them adds their pages.
-from exchange.console import auth  # noqa: F401
-from exchange.console import review as _review  # noqa: F401
+from exchange.console import (
+    agreements_views,  # noqa: F401
+    auth,  # noqa: F401
+    dashboard_views,  # noqa: F401
+    deliveries_views,  # noqa: F401
+    log_views,  # noqa: F401
+    messages_views,  # noqa: F401
+    partners_views,  # noqa: F401
+    review,  # noqa: F401
+    users_views,  # noqa: F401
+)
 from exchange.console.blueprint import bp, csrf
 from exchange.console.i18n import DEFAULT_LANGUAGE, TRANSLATIONS, compile_catalogs, select_locale
 

@@ -20,6 +20,7 @@ from flask import (
     current_app,
     g,
     redirect,
+    render_template,
     request,
     session,
     url_for,
@@ -27,6 +28,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException
 
 from exchange.admin.accounts import signed_in
 from exchange.console.i18n import LANGUAGES, ROLE_NAMES, html_lang, select_locale
@@ -88,6 +90,25 @@ def requires(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | Response
         return guarded
 
     return decorate
+
+
+# The console's own pages for refusals, in the operator's language (not Flask's English ones).
+_REFUSALS = {
+    400: (_l("Request refused"), _l("The form was stale or incomplete: open the page again.")),
+    403: (_l("Not allowed"), _l("Your role may not open this page or do this.")),
+    404: (_l("Not found"), _l("There is no such page or record.")),
+    405: (_l("Not allowed"), _l("This page does not take that kind of request.")),
+}
+
+
+def _refusal_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 400
+    title, message = _REFUSALS[code]
+    return render_template("console/error.html", title=title, message=message), code
+
+
+for _code in _REFUSALS:
+    bp.register_error_handler(_code, _refusal_page)
 
 
 @bp.before_request

@@ -35,8 +35,8 @@ PUSHED_IDS = (
     .where(PARTNERS.c.status == "active", WEBHOOK_ACTIVE)
     .scalar_subquery()
 )
-# Built once: a key with its window, its partner's status, the active partner ids and those
-# of them with a webhook.
+# Built once: a key with its window, its partner's status and own rate limit, the active
+# partner ids and those of them with a webhook.
 KEY_ROW = (
     select(
         KEYS.c.public_key,
@@ -44,6 +44,7 @@ KEY_ROW = (
         KEYS.c.not_after,
         KEYS.c.revoked_at,
         PARTNERS.c.status,
+        PARTNERS.c.rate_limit,
         ACTIVE_IDS,
         PUSHED_IDS,
     )
@@ -65,6 +66,8 @@ class KeyLookup:
         self._now = now
         self._partner_id = partner_id
         self._resolved: dict[str, VerifyingKey] = {}
+        #: The own rate limit (``partners set-limit``) of each partner whose key was resolved.
+        self.rate_limits: dict[str, str | None] = {}
         self._active: set[str] | None = None
         self._pushed: set[str] | None = None
 
@@ -82,7 +85,8 @@ class KeyLookup:
         row = self.session.connection().execute(KEY_ROW, {"kid": kid}).first()
         if row is None:
             raise UnknownKey(kid)
-        public_key, not_before, not_after, revoked_at, status, active, pushed = row
+        public_key, not_before, not_after, revoked_at, status, rate_limit, active, pushed = row
+        self.rate_limits[owner] = rate_limit
         self._active = set((active or "").split())
         self._pushed = set((pushed or "").split())
         if status != "active" or not key_valid_at(self._now, not_before, not_after, revoked_at):

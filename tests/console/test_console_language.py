@@ -92,3 +92,13 @@ def test_a_stale_catalog_is_compiled_again(tmp_path: Path) -> None:
     os.utime(po, (mo.stat().st_mtime + 5, mo.stat().st_mtime + 5))
     compile_catalogs(tmp_path)
     assert "管理控制台".encode() not in mo.read_bytes()
+
+
+def test_a_refusal_is_a_page_in_the_operators_language(hub: Hub, base_url: str) -> None:
+    add(hub, "拒绝", "observer")
+    client = sign_in(base_url, "拒绝")
+    refused = client.get(f"{base_url}/admin/users", allow_redirects=False)
+    assert refused.status_code == 403 and "无权操作" in refused.text
+    switch(client, base_url, "en", "/admin/")
+    refused = client.get(f"{base_url}/admin/users", allow_redirects=False)
+    assert refused.status_code == 403 and "Your role may not open this page" in refused.text

@@ -50,6 +50,59 @@ MATRIX: dict[str, dict[str, Cell]] = {
         **_row((403, None), (302, f"{LOGIN}?next=")),
         "reviewer": (404, None),
     },
+    # The oversight pages: everyone signed in reads; deliveries are the admins' (observers read).
+    "GET /admin/messages": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/messages/<message_id>": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/messages/<message_id>/evidence": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/deliveries": {
+        **_row((200, None), (302, f"{LOGIN}?next=")),
+        "reviewer": (403, None),
+    },
+    "POST /admin/deliveries/resend": {
+        **_row((403, None), (302, f"{LOGIN}?next=")),
+        "admin": (302, "/admin/deliveries"),  # nothing to resend: said on the page
+    },
+    "GET /admin/log": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/log/<int:index>/proof": _row((404, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/dashboard": _row((200, None), (302, f"{LOGIN}?next=")),
+    "GET /admin/dashboard.xlsx": _row((200, None), (302, f"{LOGIN}?next=")),
+}
+
+
+def _roles(admin: Cell, reviewer: Cell, observer: Cell) -> dict[str, Cell]:
+    """A row by role; signed out, to sign in."""
+    out = (302, f"{LOGIN}?next=")
+    return {"admin": admin, "reviewer": reviewer, "observer": observer, "anonymous": out,
+            "disabled": out}  # fmt: skip
+
+
+# The administration pages (partners and keys, agreements, users). A POST carrying only its
+# token is refused for the missing fields (400); the path parameters name a partner and an
+# account that do not exist (404), see PATH_VALUES.
+OK, BAD, NO, GONE = (200, None), (400, None), (403, None), (404, None)
+for _route, _cells in {
+    "GET /admin/partners": (OK, NO, OK),
+    "POST /admin/partners": (BAD, NO, NO),
+    "GET /admin/partners/<partner_id>": (GONE, NO, GONE),
+    "POST /admin/partners/<partner_id>/keys": (GONE, NO, NO),
+    "POST /admin/partners/<partner_id>/keys/revoke": (GONE, NO, NO),
+    "POST /admin/partners/<partner_id>/webhook": (GONE, NO, NO),
+    "POST /admin/partners/<partner_id>/webhook/remove": (GONE, NO, NO),
+    "POST /admin/partners/<partner_id>/status": (GONE, NO, NO),
+    "GET /admin/agreements": (OK, OK, OK),
+    "GET /admin/users": (OK, NO, NO),
+    "POST /admin/users": (BAD, NO, NO),
+    "POST /admin/users/<int:account_id>/disable": (GONE, NO, NO),
+    "POST /admin/users/<int:account_id>/password": (GONE, NO, NO),
+}.items():
+    MATRIX[_route] = _roles(*_cells)
+
+# What the routes' parameters are in the requests made.
+PATH_VALUES = {
+    "<partner_id>": "audit.nobody",
+    "<int:account_id>": "999999",
+    "<message_id>": "no-such-message",
+    "<int:index>": "999999",
 }
 
 
@@ -86,6 +139,8 @@ def _caller(hub: Hub, base_url: str, who: str) -> requests.Session:
 
 def _request(client: requests.Session, base_url: str, route: str) -> requests.Response:
     method, path = route.split(" ", 1)
+    for parameter, value in PATH_VALUES.items():
+        path = path.replace(parameter, value)
     if method == "GET":
         return client.get(base_url + path, allow_redirects=False)
     data = {"csrf_token": token(client, f"{base_url}{LOGIN}")}

@@ -7,13 +7,14 @@ it. A resend the outbox refuses changes nothing.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from exchange.console.oversight.deliveries import pushes, resend_push
 from exchange.errors import ExchangeError
 from exchange.hub import Hub
-from exchange.transport.outbox import RETRY_DELAYS
+from exchange.transport.outbox import RETRY_DELAYS, Dispatcher
 from tests.exchange.test_delivery import (
     DISCIPLINE,
     Partners,
@@ -28,9 +29,12 @@ from tests.exchange.test_delivery import (
 )
 
 
-def test_a_dead_letter_is_listed_and_resent_once_the_endpoint_is_up(
+def dead_letter(
     base_url: str, hub: Hub, partners: Partners
-) -> None:
+) -> tuple[dict[str, Any], int, Dispatcher]:
+    """A status line to discipline whose webhook port nothing listens on, retried to a dead
+    letter: the line, the port, the worker.
+    """
     port = closed_port()  # down: nothing listens
     webhook(hub, DISCIPLINE, f"http://127.0.0.1:{port}/hooks/exchange")
     line = status_line(base_url, partners)
@@ -40,6 +44,13 @@ def test_a_dead_letter_is_listed_and_resent_once_the_endpoint_is_up(
     for delay in RETRY_DELAYS:
         at += delay
         assert worker.run_once(at).claimed == 1
+    return line, port, worker
+
+
+def test_a_dead_letter_is_listed_and_resent_once_the_endpoint_is_up(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    line, port, worker = dead_letter(base_url, hub, partners)
     with hub.readers() as session:
         [dead] = pushes(session)
         assert pushes(session, state="pushed") == []
