@@ -80,7 +80,8 @@ class Field:
 def type_label(type_: str) -> str:
     """Chinese first, then the English name (or the wire type when unknown)."""
     chinese = MESSAGE_TYPE_LABELS.get(type_, type_)
-    return f"{chinese} {TYPE_NAMES[type_]}" if type_ in TYPE_NAMES else chinese
+    name = str(TYPE_NAMES[type_]) if type_ in TYPE_NAMES else chinese
+    return chinese if name == chinese else f"{chinese} {name}"
 
 
 def classification_label(code: str) -> str:
