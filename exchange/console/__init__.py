@@ -33,6 +33,7 @@ from exchange.console import (
     log_views,  # noqa: F401
     messages_views,  # noqa: F401
     partners_views,  # noqa: F401
+    review,  # noqa: F401
     users_views,  # noqa: F401
 )
 from exchange.console.blueprint import bp, csrf

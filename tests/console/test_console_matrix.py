@@ -39,6 +39,17 @@ MATRIX: dict[str, dict[str, Cell]] = {
     "POST /admin/login": _row((401, None), (401, None)),  # a wrong password, whoever asks
     "POST /admin/logout": _row((302, LOGIN), (302, f"{LOGIN}?next=")),
     "POST /admin/language": _row((302, "/admin/"), (302, "/admin/")),  # anyone may choose
+    "GET /admin/review/": _row((200, None), (302, f"{LOGIN}?next=")),
+    # The matrix asks for the literal path: no such message.
+    "GET /admin/review/<message_id>": _row((404, None), (302, f"{LOGIN}?next=")),
+    "POST /admin/review/<message_id>/approve": {
+        **_row((403, None), (302, f"{LOGIN}?next=")),
+        "reviewer": (404, None),  # no such message
+    },
+    "POST /admin/review/<message_id>/reject": {
+        **_row((403, None), (302, f"{LOGIN}?next=")),
+        "reviewer": (404, None),
+    },
     # The oversight pages: everyone signed in reads; deliveries are the admins' (observers read).
     "GET /admin/messages": _row((200, None), (302, f"{LOGIN}?next=")),
     "GET /admin/messages/<message_id>": _row((404, None), (302, f"{LOGIN}?next=")),
