@@ -130,12 +130,11 @@ def plan_settings(session: Session) -> Iterator[None]:
     if postgresql:
         for name in _PLAN_SETTINGS:
             session.execute(text(f"SET LOCAL {name} = off"))
-    try:
-        yield
-    finally:
-        if postgresql:
-            for name in _PLAN_SETTINGS:
-                session.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+    yield
+    # Not after an error: the transaction is then over, and so are its settings.
+    if postgresql:
+        for name in _PLAN_SETTINGS:
+            session.execute(text(f"SET LOCAL {name} TO DEFAULT"))
 
 
 def _beijing_midnight(day: date) -> datetime:
@@ -305,7 +304,21 @@ def ledger_groups(
 ) -> LedgerGroups:
     """One statement over the scope: its items' sums per group, and its acts by kind."""
     postgresql = session.get_bind().dialect.name == "postgresql"
-    items = scoped_items(partner_id, period, day, lateral=postgresql, log_index=False)
+    statement = ledger_statement(partner_id, period, day, lateral=postgresql)
+    with plan_settings(session):
+        result: Any = session.execute(statement)
+        rows = [dict(r._mapping) for r in result]
+    return LedgerGroups(
+        groups=[row for row in rows if row["act"] is None],
+        acts={row["act"]: int(row["total"]) for row in rows if row["act"] is not None},
+    )
+
+
+def ledger_statement(
+    partner_id: str | None, period: Period, day: date, *, lateral: bool
+) -> CompoundSelect[Any]:
+    """The scope's sums per group of ``_GROUPS`` (``act`` null), then its acts by kind."""
+    items = scoped_items(partner_id, period, day, lateral=lateral, log_index=False)
     keys = [items.c[name] for name in _GROUPS]
     sums = _ledger_columns(items)
     grouped = select(null().label("act"), *keys, *sums).group_by(*keys)
@@ -321,13 +334,7 @@ def ledger_groups(
         .where(LedgerLineAct.day <= day)
         .group_by(LedgerLineAct.kind)
     )
-    with plan_settings(session):
-        result: Any = session.execute(union_all(grouped, acts))
-        rows = [dict(r._mapping) for r in result]
-    return LedgerGroups(
-        groups=[row for row in rows if row["act"] is None],
-        acts={row["act"]: int(row["total"]) for row in rows if row["act"] is not None},
-    )
+    return union_all(grouped, acts)
 
 
 _SUMMED: Final = (
