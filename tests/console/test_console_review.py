@@ -6,6 +6,7 @@ a payload's HTML rendered inert.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -13,7 +14,8 @@ import requests
 from exchange.hub import Hub
 from exchange.store.models import Message, Review
 from schemas import examples
-from tests.console.test_console_auth import add, sign_in, token
+from tests.console.test_console_auth import PASSWORD, add, sign_in, token
+from tests.exchange.test_cli import Cli, cli_env
 from tests.support import PartnerKeys
 
 VERSION = re.compile(r'name="version" value="(\d+)"')
@@ -130,3 +132,25 @@ def test_html_in_the_payload_is_escaped(
     page = sign_in(base_url, "审核己").get(f"{base_url}/admin/review/{message_id}").text
     assert "<script>window.pwned" not in page and "<b onmouseover" not in page
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
+
+
+def test_the_console_and_the_cli_count_the_same_accounts(
+    hub: Hub,
+    base_url: str,
+    partners: dict[str, PartnerKeys],
+    hub_home: Path,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    message_id = held_referral(base_url, partners)
+    (first,) = reviewers(hub, base_url, "门甲")
+    add(hub, "门乙", "reviewer")
+    password = tmp_path / "password"
+    password.write_text(PASSWORD + "\n", encoding="utf-8")
+    cli = Cli(cli_env(hub_home, database_url))
+    assert decide(first, base_url, message_id, "approve").status_code == 302
+    signed = ["--password-file", str(password)]
+    stderr = cli.refused("review", "approve", *signed, "--as", "门甲", "--", message_id, code=2)
+    assert "already reviewed" in stderr and len(reviews(hub, message_id)) == 1
+    cli.ok("review", "approve", *signed, "--as", "门乙", "--", message_id)
+    assert status(hub, message_id) == "released"

@@ -73,3 +73,17 @@ def test_four_eyes_in_the_browser_with_a_race_and_inert_html(
     assert status(hub, message_id) == "released"
     for shot in ("login.png", "review-queue.png", "referral-detail.png"):
         assert (shots / shot).stat().st_size > 10_000
+
+
+def test_an_observer_reads_the_held_message_without_buttons(
+    browser: Browser,  # noqa: F811
+    hub: Hub,
+    base_url: str,
+    partners: dict[str, PartnerKeys],
+) -> None:
+    message_id = held_referral(base_url, partners)
+    add(hub, "浏览观察", "observer")
+    page = signed_in_page(browser, base_url, "浏览观察")
+    page.goto(f"{base_url}/admin/review/{message_id}")
+    assert "YL-SJ-YJ-2026-C1" in page.inner_text("main")
+    assert page.locator("#approve").count() == 0 and page.locator("#reject").count() == 0
