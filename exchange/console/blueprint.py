@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from exchange.admin.accounts import signed_in
-from exchange.console.i18n import LANGUAGES, ROLE_NAMES, html_lang, select_locale
+from exchange.console.i18n import LANGUAGES, ROLE_NAMES, STATE_NAMES, html_lang, select_locale
 from exchange.hub import Hub
 
 P = ParamSpec("P")
@@ -164,5 +164,6 @@ def _template_helpers() -> dict[str, object]:
         "operator": g.get("operator"),
         "languages": LANGUAGES,
         "role_names": ROLE_NAMES,
+        "state_names": STATE_NAMES,
         "html_lang": html_lang(select_locale()),
     }

@@ -26,6 +26,12 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 # What each account role is called on the pages.
 ROLE_NAMES = {"admin": _l("Administrator"), "reviewer": _l("Reviewer"), "observer": _l("Observer")}
+# What each message status is called on the pages.
+STATE_NAMES = {
+    "pending_review": _l("Pending review"),
+    "released": _l("Released"),
+    "rejected": _l("Rejected"),
+}
 
 _log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from typing import Any, Final
 
 from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 
 from exchange.console.blueprint import ROLES, bp, hub, requires
 from exchange.console.oversight.detail import message_detail
@@ -25,11 +24,6 @@ from exchange.errors import ExchangeError, NotFound
 from exchange.transparency.evidence import export_evidence
 
 STATES: Final = ("pending_review", "released", "rejected")
-STATE_NAMES: Final = {
-    "pending_review": _l("Pending review"),
-    "released": _l("Released"),
-    "rejected": _l("Rejected"),
-}
 _LONGEST: Final = 200
 _TEXT_FILTERS: Final = ("message_id", "business_key", "partner", "type")
 
@@ -99,7 +93,6 @@ def messages() -> tuple[str, int]:
         "console/messages.html",
         args=args,
         states=STATES,
-        state_names=STATE_NAMES,
         page=page,
         error=error,
         next_url=next_url,
