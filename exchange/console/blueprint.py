@@ -31,7 +31,14 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from exchange.admin.accounts import signed_in
-from exchange.console.i18n import LANGUAGES, ROLE_NAMES, STATE_NAMES, html_lang, select_locale
+from exchange.console.i18n import (
+    LANGUAGES,
+    PUSH_STATE_NAMES,
+    ROLE_NAMES,
+    STATE_NAMES,
+    html_lang,
+    select_locale,
+)
 from exchange.hub import Hub
 
 P = ParamSpec("P")
@@ -165,5 +172,6 @@ def _template_helpers() -> dict[str, object]:
         "languages": LANGUAGES,
         "role_names": ROLE_NAMES,
         "state_names": STATE_NAMES,
+        "push_state_names": PUSH_STATE_NAMES,
         "html_lang": html_lang(select_locale()),
     }

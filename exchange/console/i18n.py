@@ -32,6 +32,14 @@ STATE_NAMES = {
     "released": _l("Released"),
     "rejected": _l("Rejected"),
 }
+# What each push state of a delivery (``exchange.transport.outbox``) is called on the pages.
+PUSH_STATE_NAMES = {
+    "pending": _l("Waiting to be pushed"),
+    "sending": _l("Being pushed"),
+    "pushed": _l("Pushed"),
+    "dead": _l("Dead letter"),
+    "cancelled": _l("Cancelled"),
+}
 
 _log = logging.getLogger(__name__)
 
