@@ -47,12 +47,12 @@ test: $(VENV)/.installed-test $(CATALOGS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not faults and not fuzz"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not faults and not fuzz and not bench"
 
-# The hub under faults (kills, outages, read-only stores) and the OpenAPI fuzzing: minutes each,
-# so apart from `make test`; .ci/run runs both.
+# The hub under faults (kills, outages, read-only stores), the OpenAPI fuzzing and the benchmarks'
+# smoke runs: minutes in all, so apart from `make test`; .ci/run runs both.
 test-faults: $(VENV)/.installed-test $(CATALOGS)
-	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "faults or fuzz"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "faults or fuzz or bench"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.bench  # make test-faults
 
 
 def bench(tmp_path: Path, script: str, *args: str) -> str:

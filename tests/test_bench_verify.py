@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.test_bench import bench
+
+pytestmark = pytest.mark.bench  # make test-faults
 
 
 def test_the_verify_benchmark_runs(tmp_path: Path) -> None:
