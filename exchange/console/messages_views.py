@@ -13,6 +13,7 @@ from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext
 
 from exchange.console.blueprint import ROLES, bp, hub, requires
+from exchange.console.i18n import STATE_NAMES
 from exchange.console.oversight.detail import message_detail
 from exchange.console.oversight.messages import (
     LARGEST_PAGE,
@@ -23,7 +24,7 @@ from exchange.console.oversight.messages import (
 from exchange.errors import ExchangeError, NotFound
 from exchange.transparency.evidence import export_evidence
 
-STATES: Final = ("pending_review", "released", "rejected")
+STATES: Final = tuple(STATE_NAMES)  # the states a search may ask for, as the pages name them
 _LONGEST: Final = 200
 _TEXT_FILTERS: Final = ("message_id", "business_key", "partner", "type")
 
