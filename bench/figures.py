@@ -150,12 +150,16 @@ def _lines(items: int, lines: int, rng: random.Random) -> Iterator[tuple[dict[st
                     "status_date": (day + timedelta(hours=8)).date(),
                 }
             )
+        lines_of_item = rows[1::2]
+        for line, following in zip(lines_of_item, [*lines_of_item[1:], None], strict=True):
+            line["first_reported_at"] = rows[0]["sent_at"]
+            line["superseded_on"] = following["status_date"] if following else None
         rows.append(
             {
                 **{
                     k: v
                     for k, v in rows[-1].items()
-                    if k not in ("message_id", "log_index", "received_at")
+                    if k not in ("message_id", "log_index", "received_at", "superseded_on")
                 },
                 "first_reported_at": rows[0]["sent_at"],
                 "last_message_id": rows[-1]["message_id"],

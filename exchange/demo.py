@@ -27,7 +27,8 @@ from exchange.admin.partners import add_partner
 from exchange.config import Config
 from exchange.hub import Hub
 from exchange.store.models import Delivery, Message
-from exchange.supervision.figures import Period, stats
+from exchange.supervision.figures import stats
+from exchange.supervision.scope import Period
 from exchange.transparency.tree import StoredTree
 from exchange.transparency.verify import IntegrityFailure, verify_store
 from exchange.transport.review import decide

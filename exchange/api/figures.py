@@ -25,9 +25,10 @@ from exchange.api.schemas import (
 from exchange.errors import BadRequest, NotFound, SchemaInvalid
 from exchange.hub import current_hub
 from exchange.store.models import ShareUse
-from exchange.supervision.figures import LEDGER_FILTERS, Period, stats
+from exchange.supervision.figures import stats
 from exchange.supervision.lifecycles.share import parse_decisions
 from exchange.supervision.reads import time_text, timeline
+from exchange.supervision.scope import LEDGER_FILTERS, Period
 from exchange.supervision.states import ShareState
 
 blp = Blueprint("figures", __name__, url_prefix="/v1", description="Figures and shared results")

@@ -12,8 +12,8 @@ from flask.cli import AppGroup
 
 from exchange.cli.common import fail, hub, plural
 from exchange.store.models import Partner
-from exchange.supervision.figures import Period
 from exchange.supervision.reports import FORMATS, REPORTS
+from exchange.supervision.scope import Period
 from schemas import RECTIFICATION_SOURCES
 
 

@@ -19,8 +19,8 @@ from exchange.api.schemas import StatsQuerySchema
 from exchange.console.blueprint import ROLES, bp, hub, requires
 from exchange.console.oversight.dashboard import Dashboard, dashboard, dashboard_report
 from exchange.errors import SchemaInvalid
-from exchange.supervision.figures import Period
 from exchange.supervision.reports import XLSX_MEDIA_TYPE
+from exchange.supervision.scope import Period
 
 _PERIOD_FIELDS = ("from", "to", "as_of")
 CHART_TITLES = {

@@ -409,6 +409,12 @@ class LedgerLine(LedgerState, Base):
     # The line's ``message:received`` entry: lines of one item are ordered by it.
     log_index: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The item's first report (its first line's), and the status date of the item's next
+    # line (null while this line is the item's latest): the line held the item's state as of
+    # the days from its own ``status_date`` up to the day before ``superseded_on``, so the
+    # ledger as of a day is a range condition, not a search per item (supervision.figures).
+    first_reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    superseded_on: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_ledger_lines_item", "owner", "ledger_item_id", "log_index"),
@@ -420,6 +426,10 @@ class LedgerLine(LedgerState, Base):
         ),
         Index("ix_ledger_lines_unit_uscc", "unit_uscc", "owner", "ledger_item_id"),
         Index("ix_ledger_lines_unit_name", "unit_name", "owner", "ledger_item_id"),
+        # The lines an item has moved on from since a day: the ledger as of that day.
+        Index("ix_ledger_lines_superseded", "superseded_on", "status_date"),
+        # The lines logged since a size of the log: what the figures' cells must catch up on.
+        Index("ix_ledger_lines_log_index", "log_index"),
     )
 
 

@@ -3,297 +3,59 @@ money by category, supervision acts, referrals by state and recipient body, shar
 their use, plans, persons held accountable counted once — over what the caller may see, as of a
 cut-off day, for one report's scope.
 
-The ledger figures are aggregates in SQL over each item's latest visible line dated up to the
-cut-off (``visibility.seen_items``): nothing loads the items. Referral cases and share uses are
-few (one per recipient of a letter) and are counted from their rows.
+The ledger figures are sums in SQL over each item's latest visible line dated up to the
+cut-off (``visibility.seen_items``; the scope in ``scope``): nothing loads the items. A wide
+scope reads the whole ledger's cells (``cells``), made once per cut-off by a scan and then
+caught up on the lines logged since. Referral cases and share uses are few (one per recipient
+of a letter) and are counted from their rows.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import (
-    CTE,
-    ColumnElement,
-    CompoundSelect,
-    Select,
-    Subquery,
-    and_,
-    case,
-    exists,
-    func,
-    join,
-    not_,
-    null,
-    or_,
-    select,
-    text,
-    true,
-    type_coerce,
-    union,
-    union_all,
-)
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
 
-from exchange.store.models import (
-    LEDGER_STATE,
-    LedgerItem,
-    LedgerLine,
-    LedgerLineAct,
-    LedgerLineUnit,
-    Message,
-    ReferralCase,
-    ShareUse,
-    Transition,
-    UtcDateTime,
+from exchange.store.models import ReferralCase, ShareUse, Transition
+from exchange.supervision.cells import (
+    CELL,
+    ITEM_COLUMNS,
+    SUMS,
+    cell_statement,
+    whole_cells,
 )
-from exchange.supervision.days import CHINA, china_date, china_today
 from exchange.supervision.lifecycles.share import parse_decisions
-from exchange.supervision.overdue import ledger_overdue
 from exchange.supervision.reads import amount_text
-from exchange.supervision.states import LEDGER_DONE, REFERRAL_OPEN, ReferralState, ShareState
-from exchange.supervision.visibility import visible_lines
-from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, body_of
-
-LEDGER_FILTERS: Final = (
-    "owner",
-    "source",
-    "source_doc_number",
-    "source_year",
-    "source_project",
-    "problem_category",
+from exchange.supervision.scope import (
+    LEDGER_FILTERS,
+    Period,
+    beijing_midnight,
+    item_by_item,
+    plan_settings,
+    scoped_items,
 )
-"""Filters that equal one column of a ledger item's state (``unit`` also matches co-units)."""
+from exchange.supervision.states import REFERRAL_OPEN, ReferralState, ShareState
+from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, SUPERVISION_KINDS, body_of
 
 _HELD: Final = frozenset({ReferralState.PENDING_REVIEW})
-
-
-@dataclass(frozen=True)
-class Period:
-    """Which figures count: referrals by the day sent and ledger items by the day first
-    reported (``start``/``end``, Beijing dates), as of ``as_of`` (default: today), within one
-    report's scope (owner, source, source document, year, project, unit, problem category).
-    """
-
-    start: date | None = None
-    end: date | None = None
-    as_of: date | None = None
-    owner: str | None = None
-    source: str | None = None
-    source_doc_number: str | None = None
-    source_year: int | None = None
-    source_project: str | None = None
-    unit: str | None = None
-    problem_category: str | None = None
-
-    def holds(self, moment: datetime) -> bool:
-        """Whether a moment's Beijing date lies in the period (both ends included)."""
-        day = china_date(moment)
-        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
-
-    def day(self, now: datetime) -> date:
-        """The cut-off day: ``as_of``, or today in Beijing."""
-        return self.as_of or china_today(now)
-
-    def ledger_scoped(self) -> bool:
-        """Whether a filter narrows the ledger beyond owner and period."""
-        return any(getattr(self, name) is not None for name in (*LEDGER_FILTERS[1:], "unit"))
-
-    def filters(self) -> dict[str, Any]:
-        """The filters given, by their query names (for the answer and the report titles)."""
-        named = {"from": self.start, "to": self.end, "as_of": self.as_of}
-        named.update({name: getattr(self, name) for name in (*LEDGER_FILTERS, "unit")})
-        return {
-            name: value.isoformat() if isinstance(value, date) else value
-            for name, value in named.items()
-            if value is not None
-        }
-
-
-_PLAN_SETTINGS: Final = ("jit", "enable_hashjoin", "enable_mergejoin", "enable_bitmapscan")
-
-
-@contextmanager
-def plan_settings(session: Session) -> Iterator[None]:
-    """For one statement on PostgreSQL: nested loops along the indexes whatever the
-    statistics say (no hash or merge join over a whole table, no bitmap), and no JIT (its
-    compilation costs more than the statement).
-    """
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        for name in _PLAN_SETTINGS:
-            session.execute(text(f"SET LOCAL {name} = off"))
-    yield
-    # Not after an error: the transaction is then over, and so are its settings.
-    if postgresql:
-        for name in _PLAN_SETTINGS:
-            session.execute(text(f"SET LOCAL {name} TO DEFAULT"))
-
-
-def _beijing_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), CHINA)
-
-
-_DRIVERS: Final = ("source_doc_number", "source_project", "problem_category")
-"""Filters selective enough to drive the line scan, each by an index of ``ledger_lines``
-led by it (``unit`` too, by its own indexes)."""
-
-_ITEM_COLUMNS: Final = (*LEDGER_STATE, "first_reported_at", "last_message_id", "overdue")
-
-
-def _candidates(period: Period, day: date) -> Select[str, str] | CompoundSelect[str, str] | None:
-    """The keys of the items one of whose lines dated up to ``day`` matches every filter on
-    a line's own columns, read by the index of a selective filter given; None when no such
-    filter is given (every item is a candidate). The item's latest line as of ``day`` must
-    match them all, so the candidates hold every item in scope (and are checked again).
-    """
-    line = LedgerLine
-    conditions = [line.status_date <= day]
-    for name in LEDGER_FILTERS:
-        value = getattr(period, name)
-        if value is not None:
-            conditions.append(getattr(line, name) == value)
-    keys = select(line.owner, line.ledger_item_id)
-    if period.unit is not None:
-        co = keys.join(LedgerLineUnit, LedgerLineUnit.message_id == line.message_id)
-        return union(
-            keys.where(line.unit_uscc == period.unit, *conditions),
-            keys.where(line.unit_name == period.unit, *conditions),
-            co.where(LedgerLineUnit.unit_uscc == period.unit, *conditions),
-            co.where(LedgerLineUnit.unit_name == period.unit, *conditions),
-        )
-    if any(getattr(period, name) is not None for name in _DRIVERS):
-        return keys.where(*conditions).distinct()
-    return None
-
-
-def _seen_in_scope(
-    partner_id: str | None, period: Period, day: date, *, lateral: bool, log_index: bool
-) -> Subquery:
-    """Each candidate item as ``partner_id`` sees it as of ``day`` (the rule of
-    ``visibility.seen_items``): the item row itself when the caller sees all its lines (its
-    owner, or everyone) and it is dated up to ``day``; else its latest visible line dated up
-    to ``day``, read item by item along ``ix_ledger_lines_item``. First reported at its first
-    visible line.
-    """
-    item = LedgerItem
-    candidates = _candidates(period, day)
-    source: Any = item
-    if candidates is not None:
-        found = candidates.subquery("candidate")
-        source = join(
-            found,
-            item,
-            and_(item.owner == found.c.owner, item.ledger_item_id == found.c.ledger_item_id),
-        )
-    whole = true() if partner_id is None else item.owner == partner_id
-    shortcut = and_(whole, item.status_date <= day)
-    entry = select(Message.log_index).where(Message.id == item.last_message_id)
-    itself = select(
-        *(getattr(item, name) for name in LEDGER_STATE),
-        item.first_reported_at,
-        item.last_message_id,
-        ledger_overdue(item, day).label("overdue"),
-        *([entry.scalar_subquery().label("log_index")] if log_index else []),
-    ).select_from(source)
-
-    line, mine = LedgerLine, aliased(LedgerLine, name="latest_line")
-    visible = (
-        select(line.message_id)
-        .where(line.owner == item.owner, line.ledger_item_id == item.ledger_item_id)
-        .where(true() if partner_id is None else visible_lines(partner_id))
-    )
-    newest = visible.where(line.status_date <= day).order_by(line.log_index.desc()).limit(1)
-    first = visible.with_only_columns(line.reported_at).order_by(line.log_index).limit(1)
-    by_line = select(
-        item.owner,
-        item.ledger_item_id,
-        *(getattr(mine, name) for name in LEDGER_STATE[2:]),
-        type_coerce(first.scalar_subquery(), UtcDateTime()).label("first_reported_at"),
-        mine.message_id.label("last_message_id"),
-        ledger_overdue(mine, day).label("overdue"),
-        *([mine.log_index] if log_index else []),
-    ).select_from(source)
-    if lateral:
-        latest = newest.lateral("latest")
-        by_line = by_line.join(latest, true()).join(mine, mine.message_id == latest.c.message_id)
-    else:
-        by_line = by_line.join(mine, mine.message_id == newest.scalar_subquery())
-    branches = [itself.where(shortcut), by_line.where(not_(shortcut))]
-    if period.owner is not None:
-        branches = [b.where(item.owner == period.owner) for b in branches]
-    return union_all(*branches).subquery("seen")
-
-
-def scoped_items(
-    partner_id: str | None, period: Period, day: date, *, lateral: bool, log_index: bool = True
-) -> CTE:
-    """The ledger items in scope, each as ``partner_id`` sees it as of ``day``: only the
-    lines of the scope's candidate items are read (``lateral`` where the database has it).
-    """
-    seen = _seen_in_scope(partner_id, period, day, lateral=lateral, log_index=log_index)
-    query = select(seen)
-    for name in LEDGER_FILTERS:
-        value = getattr(period, name)
-        if value is not None:
-            query = query.where(seen.c[name] == value)
-    if period.unit is not None:
-        co_unit = exists().where(
-            LedgerLineUnit.message_id == seen.c.last_message_id,
-            or_(LedgerLineUnit.unit_uscc == period.unit, LedgerLineUnit.unit_name == period.unit),
-        )
-        query = query.where(
-            or_(seen.c.unit_uscc == period.unit, seen.c.unit_name == period.unit, co_unit)
-        )
-    if period.start is not None:
-        query = query.where(seen.c.first_reported_at >= _beijing_midnight(period.start))
-    if period.end is not None:
-        end = _beijing_midnight(period.end + timedelta(days=1))
-        query = query.where(seen.c.first_reported_at < end)
-    return query.cte("scoped")
-
-
-def _ledger_columns(items: CTE) -> list[ColumnElement[Any]]:
-    c = items.c
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    return [
-        func.count().label("total"),
-        *(count(c.status == status).label(f"n_{status}") for status in RECTIFICATION_STATUSES),
-        count(c.overdue).label("overdue"),
-        count(c.rectification_class == "immediate").label("immediate_total"),
-        count(and_(c.rectification_class == "immediate", c.status.in_(sorted(LEDGER_DONE)))).label(
-            "immediate_done"
-        ),
-        func.coalesce(func.sum(c.amount_involved), 0).label("amount_involved"),
-        func.coalesce(func.sum(c.amount_rectified), 0).label("amount_rectified"),
-        func.coalesce(func.sum(c.rules_made), 0).label("rules_made"),
-        func.coalesce(func.sum(c.persons_held_accountable), 0).label("persons_held_accountable"),
-        *(
-            func.sum(c[f"amount_{category}"]).label(f"a_{category}")
-            for category in AMOUNT_CATEGORIES
-        ),
-    ]
 
 
 _GROUPS: Final = ("unit_name", "unit_uscc", "problem_category", "owner", "referral_id")
 """The finest grouping the figures need: every one of theirs is a sum over these groups."""
 
+_CELL_FILTERS: Final = tuple(name for name in LEDGER_FILTERS if name in CELL)
+
 
 @dataclass(frozen=True)
 class LedgerGroups:
-    """The scoped items' sums per group of ``_GROUPS`` and the supervision acts by kind,
-    from one statement.
-    """
+    """The scoped items' sums per group of ``_GROUPS`` and the supervision acts by kind."""
 
     groups: list[dict[str, Any]]
     acts: dict[str, int]
@@ -302,39 +64,70 @@ class LedgerGroups:
 def ledger_groups(
     session: Session, partner_id: str | None, period: Period, day: date
 ) -> LedgerGroups:
-    """One statement over the scope: its items' sums per group, and its acts by kind."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    statement = ledger_statement(partner_id, period, day, lateral=postgresql)
-    with plan_settings(session):
-        result: Any = session.execute(statement)
-        rows = [dict(r._mapping) for r in result]
-    return LedgerGroups(
-        groups=[row for row in rows if row["act"] is None],
-        acts={row["act"]: int(row["total"]) for row in rows if row["act"] is not None},
+    """The scope's sums per group and its acts by kind: a selective filter's items summed in
+    one statement; else the cells of what the caller sees whole (``cells.whole_cells``) in
+    the scope, and the others' items it was sent, summed in one statement.
+    """
+    lateral = session.get_bind().dialect.name == "postgresql"
+    cells: list[Mapping[str, Any]] = []
+    if not item_by_item(period):
+        for key, sums in whole_cells(session, period, day).items():
+            cell = dict(zip(CELL, key, strict=True))
+            if _in_scope(cell, partner_id, period):
+                cells.append(cell | sums)
+    if item_by_item(period) or partner_id is not None:
+        statement = ledger_statement(partner_id, period, day, lateral=lateral)
+        with plan_settings(session):
+            cells += [dict(row) for row in session.execute(statement).mappings()]
+    return _grouped(cells)
+
+
+def _in_scope(cell: Mapping[str, Any], partner_id: str | None, period: Period) -> bool:
+    # A cell of the whole ledger in the caller's scope: its own items (everyone's for the
+    # hub), matching the filters a cell is keyed by.
+    if partner_id is not None and cell["owner"] != partner_id:
+        return False
+    return all(
+        getattr(period, name) is None or cell[name] == getattr(period, name)
+        for name in _CELL_FILTERS
     )
 
 
 def ledger_statement(
     partner_id: str | None, period: Period, day: date, *, lateral: bool
-) -> CompoundSelect[Any]:
-    """The scope's sums per group of ``_GROUPS`` (``act`` null), then its acts by kind."""
-    items = scoped_items(partner_id, period, day, lateral=lateral, log_index=False)
-    keys = [items.c[name] for name in _GROUPS]
-    sums = _ledger_columns(items)
-    grouped = select(null().label("act"), *keys, *sums).group_by(*keys)
-    acts = (
-        select(
-            LedgerLineAct.kind.label("act"),
-            *(null().label(name) for name in _GROUPS),
-            func.count().label("total"),
-            *(null().label(column.name) for column in sums[1:]),
-        )
-        .select_from(items)
-        .join(LedgerLineAct, LedgerLineAct.message_id == items.c.last_message_id)
-        .where(LedgerLineAct.day <= day)
-        .group_by(LedgerLineAct.kind)
+) -> Select[Any]:
+    """The sums per cell of a selective filter's items, or (without one) of the other
+    owners' items the partner was sent.
+    """
+    items = scoped_items(
+        partner_id,
+        period,
+        day,
+        lateral=lateral,
+        log_index=False,
+        columns=ITEM_COLUMNS,
+        received_only=not item_by_item(period),
     )
-    return union_all(grouped, acts)
+    return cell_statement(items, day, acts_joined=False)
+
+
+def _grouped(cells: Iterable[Mapping[str, Any]]) -> LedgerGroups:
+    # Cells summed per group of ``_GROUPS``; an amount category no item gave stays None.
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    acts: Counter[str] = Counter()
+    for cell in cells:
+        key = tuple(cell[name] for name in _GROUPS)
+        group = groups.setdefault(key, dict(zip(_GROUPS, key, strict=True)))
+        for name in SUMS:
+            group[name] = group.get(name, 0) + cell[name]
+        acts.update({kind: int(cell[f"act_{kind}"]) for kind in SUPERVISION_KINDS})
+    for group in groups.values():
+        for category in AMOUNT_CATEGORIES:
+            if not group[f"c_{category}"]:
+                group[f"a_{category}"] = None
+    return LedgerGroups(
+        groups=list(groups.values()), acts={kind: n for kind, n in acts.items() if n}
+    )
 
 
 _SUMMED: Final = (
@@ -557,7 +350,7 @@ def share_figures(
     """
     query = select(ShareUse).where(
         ShareUse.state.in_([ShareState.RELEASED, ShareState.USED]),
-        ShareUse.sent_at < _beijing_midnight(day + timedelta(days=1)),
+        ShareUse.sent_at < beijing_midnight(day + timedelta(days=1)),
     )
     if partner_id is not None:
         query = query.where(or_(ShareUse.sender == partner_id, ShareUse.recipient == partner_id))

@@ -19,8 +19,8 @@ from exchange.api.figures import period_of
 from exchange.api.schemas import StatsSchema
 from exchange.console.oversight.dashboard import dashboard, dashboard_report
 from exchange.hub import Hub
-from exchange.supervision.figures import Period
 from exchange.supervision.figures import stats as figures_stats
+from exchange.supervision.scope import Period
 from schemas.rectification import RECTIFICATION_STATUSES
 
 # The module's one Chromium (a fixture, used by name).

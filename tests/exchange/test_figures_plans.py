@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from exchange.supervision.figures import Period, ledger_statement, plan_settings
+from exchange.supervision.figures import ledger_statement
+from exchange.supervision.scope import Period, plan_settings
 from tests.conftest import PG_URL
 from tests.exchange.test_query_plans import filled_database, nodes, statistics_absent
 
@@ -34,12 +35,13 @@ _FILL = [
     f"""INSERT INTO ledger_lines (message_id, owner, ledger_item_id, log_index, received_at,
         source, source_doc_number, unit_name, unit_uscc, rectification_class, status, deadline,
         amount_involved, amount_rectified, rules_made, persons_held_accountable, reported_at,
-        status_date, problem_category)
+        status_date, problem_category, first_reported_at, superseded_on)
       SELECT 'm-' || g || '-' || s, '{OWNER}', 'ZG-' || lpad(g::text, 6, '0'), g * 10 + s,
         now(), 'audit', 'doc-' || g % {DOCS}, 'unit ' || g % {UNITS}, 'U' || g % {UNITS},
         'immediate', CASE WHEN s = {LINES - 1} THEN 'completed' ELSE 'in_progress' END,
         '2022-09-30', 100, 10 * s, 0, 0, now(), date '2022-01-10' + s * 60,
-        'cat ' || g % 7
+        'cat ' || g % 7, now(),
+        CASE WHEN s < {LINES - 1} THEN date '2022-01-10' + (s + 1) * 60 END
       FROM generate_series(1, {ITEMS}) g, generate_series(0, {LINES - 1}) s""",
     f"""INSERT INTO ledger_items (owner, ledger_item_id, first_reported_at, last_message_id,
         source, source_doc_number, unit_name, unit_uscc, rectification_class, status, deadline,

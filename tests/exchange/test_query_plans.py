@@ -61,9 +61,10 @@ _FILL = [
     f"""INSERT INTO ledger_lines (message_id, owner, ledger_item_id, log_index, received_at,
         source, source_doc_number, unit_name, rectification_class, status, deadline,
         amount_involved, amount_rectified, rules_made, persons_held_accountable, reported_at,
-        status_date)
+        status_date, first_reported_at, superseded_on)
       SELECT 'm-' || (g + s * {ITEMS}), i.owner, i.ledger_item_id, g * 10 + s, now(), 'audit',
-        'doc', 'unit', 'immediate', 'in_progress', '2027-01-01', 0, 0, 0, 0, now(), current_date
+        'doc', 'unit', 'immediate', 'in_progress', '2027-01-01', 0, 0, 0, 0, now(), current_date,
+        now(), CASE WHEN s = 0 THEN current_date END
       FROM generate_series(1, {ITEMS}) g
       JOIN ledger_items i ON i.ledger_item_id = 'ZG-' || lpad(g::text, 6, '0'),
       generate_series(0, 1) s""",

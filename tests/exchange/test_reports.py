@@ -20,10 +20,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from exchange.hub import Hub
 from exchange.supervision.days import china_today
-from exchange.supervision.figures import Period, stats
+from exchange.supervision.figures import stats
 from exchange.supervision.reports.ledger import ledger_report
 from exchange.supervision.reports.referrals import referral_report
 from exchange.supervision.reports.workbook import Column, Report, Table
+from exchange.supervision.scope import Period
 from schemas import examples, uscc_check_character
 from tests.exchange.test_cli import Cli, cli_env
 from tests.support import PartnerKeys, problem_code, review, signed_request

@@ -16,9 +16,10 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from exchange.supervision.figures import Period, stats
+from exchange.supervision.figures import stats
 from exchange.supervision.reports.reading import context, in_order, money, summary_title
 from exchange.supervision.reports.workbook import Block, Cell, Column, Report, Table
+from exchange.supervision.scope import Period
 from schemas.clue import REFERRAL_STATES
 from schemas.rectification import RECTIFICATION_STATUSES
 

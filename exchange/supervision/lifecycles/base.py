@@ -151,6 +151,12 @@ class LifecycleState:
         if (table.name, key) not in self._new:
             self.changes.update(table, row)
 
+    def supersede(self, message_id: str, day: date) -> None:
+        """The ledger line ``message_id`` is followed by its item's next line, dated ``day``
+        (updated after the inserts, so a line of the same batch too).
+        """
+        self.changes.update(LINES, {"message_id": message_id, "superseded_on": day})
+
     def transition(
         self,
         *,

@@ -179,6 +179,9 @@ class RectificationLifecycle(Lifecycle):
             state.stage(LEDGER_ITEMS.table, key, row)
         # The line itself, with the state it leaves the item in: what its recipients see.
         line = {name: row[name] for name in LEDGER_STATE}  # type: ignore[literal-required]
+        if item is not None:
+            # The line it follows held the item's state up to the day before this one's.
+            state.supersede(item["last_message_id"], row["status_date"])
         state.insert(
             LINES,
             (envelope.id, ""),
@@ -186,6 +189,8 @@ class RectificationLifecycle(Lifecycle):
                 "message_id": envelope.id,
                 "log_index": step.log_index,
                 "received_at": step.now,
+                "first_reported_at": row["first_reported_at"],
+                "superseded_on": None,
                 **line,
             },
         )

@@ -10,7 +10,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.supervision.figures import Period, scoped_items, stats
+from exchange.supervision.figures import stats
 from exchange.supervision.reports.reading import (
     beijing,
     context,
@@ -22,6 +22,7 @@ from exchange.supervision.reports.reading import (
     yes_no,
 )
 from exchange.supervision.reports.workbook import Block, Cell, Column, Report, Table
+from exchange.supervision.scope import Period, scoped_items
 from exchange.supervision.visibility import SeenItem, seen_rows
 from exchange.trust.hub_keys import HubTrust
 from schemas.rectification import (

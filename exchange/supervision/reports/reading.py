@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from exchange.store.models import Message, Partner
 from exchange.supervision.days import CHINA
-from exchange.supervision.figures import Period
 from exchange.supervision.reports.workbook import Block
+from exchange.supervision.scope import Period
 from exchange.trust.envelopes import open_envelope
 from exchange.trust.hub_keys import HubTrust
 

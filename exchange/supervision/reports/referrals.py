@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from exchange.store.models import ReferralCase
 from exchange.supervision.days import china_date, china_today
-from exchange.supervision.figures import Period, stats
+from exchange.supervision.figures import stats
 from exchange.supervision.reads import days_to_first_feedback
 from exchange.supervision.reports.reading import (
     context,
@@ -23,6 +23,7 @@ from exchange.supervision.reports.reading import (
     yes_no,
 )
 from exchange.supervision.reports.workbook import Block, Cell, Column, Report, Table
+from exchange.supervision.scope import Period
 from exchange.supervision.visibility import cases_seen
 from exchange.trust.hub_keys import HubTrust
 from schemas.clue import DISPOSITIONS, ISSUE_CATEGORIES, REFERRAL_STATES

@@ -1,0 +1,270 @@
+"""The whole ledger's sums per cell as of a cut-off day, kept per process and brought up to
+date from the transparency log (issue 13; issue 15, item 2).
+
+A cell is the finest slice a wide figure is asked by: owner, source, year, problem category,
+responsible unit, cited referral. For one cut-off day and one first-reported range, the
+cells of every item as its owner sees it are made once by one scan of the ledger as of that
+day (``scope.whole_as_of``), stamped with the log's size read in the same statement. Later
+asks read only the items with lines logged since: their sums as the log stood at the old
+size go out and their sums at the new size come in. An entry is used only while the log's
+root at its size is the root it was made at (RFC 6962 §2.1: the same root, the same entries
+below it), so the cells answer exactly what a scan would, whatever the process holds; the
+cache decides only how much is read.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    FromClause,
+    Select,
+    and_,
+    case,
+    func,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from exchange.store.models import LedgerLine, LedgerLineAct
+from exchange.supervision.scope import (
+    Period,
+    item_rows,
+    plan_settings,
+    reported_within,
+    whole_as_of,
+)
+from exchange.supervision.states import LEDGER_DONE
+from exchange.transparency.tree import NEXT_INDEX, StoredTree
+from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, SUPERVISION_KINDS
+
+CELL: Final = (
+    "owner",
+    "source",
+    "source_year",
+    "problem_category",
+    "unit_name",
+    "unit_uscc",
+    "referral_id",
+)
+"""What a cell is keyed by."""
+
+COUNTS: Final = (
+    "total",
+    *(f"n_{status}" for status in RECTIFICATION_STATUSES),
+    "overdue",
+    "immediate_total",
+    "immediate_done",
+    "rules_made",
+    "persons_held_accountable",
+    # How many items gave each amount category: a category none gave stays absent.
+    *(f"c_{category}" for category in AMOUNT_CATEGORIES),
+    *(f"act_{kind}" for kind in SUPERVISION_KINDS),
+)
+AMOUNTS: Final = (
+    "amount_involved",
+    "amount_rectified",
+    *(f"a_{category}" for category in AMOUNT_CATEGORIES),
+)
+SUMS: Final = (*COUNTS, *AMOUNTS)
+"""A cell's sums."""
+
+ITEM_COLUMNS: Final = (
+    *CELL,
+    "status",
+    "overdue",
+    "rectification_class",
+    "amount_involved",
+    "amount_rectified",
+    "rules_made",
+    "persons_held_accountable",
+    *(f"amount_{category}" for category in AMOUNT_CATEGORIES),
+    "last_message_id",
+)
+"""What the sums read of each item in scope."""
+
+Cells = dict[tuple[Any, ...], dict[str, Any]]
+
+PATCH_LIMIT: Final = 2000
+"""Items with new lines beyond which the cells are made again by a scan."""
+
+_ENTRIES: Final = 32
+"""Cut-off days and ranges kept per engine, the least recently used dropped first."""
+
+
+def cell_statement(items: FromClause, day: date, *, acts_joined: bool) -> Select[Any]:
+    """The items' sums per cell, with their supervision acts dated by ``day`` by kind: the
+    acts joined from one pass over those dated by then (``acts_joined``, for the whole
+    ledger), or looked up item by item (for a few items).
+    """
+    c, act = items.c, LedgerLineAct
+    if acts_joined:
+        per_message = (
+            select(
+                act.message_id,
+                *(func.sum(case((act.kind == k, 1), else_=0)).label(k) for k in SUPERVISION_KINDS),
+            )
+            .where(act.day <= day)
+            .group_by(act.message_id)
+            .subquery("acts")
+        )
+        kinds = [func.coalesce(per_message.c[k], 0).label(f"act_{k}") for k in SUPERVISION_KINDS]
+        source: FromClause = items.outerjoin(
+            per_message, per_message.c.message_id == c.last_message_id
+        )
+    else:
+        kinds = [
+            select(func.count())
+            .where(act.message_id == c.last_message_id, act.day <= day, act.kind == k)
+            .scalar_subquery()
+            .label(f"act_{k}")
+            for k in SUPERVISION_KINDS
+        ]
+        source = items
+    row = select(*(c[name] for name in ITEM_COLUMNS), *kinds).select_from(source).subquery("item")
+    r = row.c
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    def total(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(column), 0)
+
+    done = and_(r.rectification_class == "immediate", r.status.in_(sorted(LEDGER_DONE)))
+    return select(
+        *(r[name] for name in CELL),
+        func.count().label("total"),
+        *(count(r.status == status).label(f"n_{status}") for status in RECTIFICATION_STATUSES),
+        count(r.overdue).label("overdue"),
+        count(r.rectification_class == "immediate").label("immediate_total"),
+        count(done).label("immediate_done"),
+        total(r.rules_made).label("rules_made"),
+        total(r.persons_held_accountable).label("persons_held_accountable"),
+        *(func.count(r[f"amount_{a}"]).label(f"c_{a}") for a in AMOUNT_CATEGORIES),
+        *(total(r[f"act_{k}"]).label(f"act_{k}") for k in SUPERVISION_KINDS),
+        total(r.amount_involved).label("amount_involved"),
+        total(r.amount_rectified).label("amount_rectified"),
+        *(total(r[f"amount_{a}"]).label(f"a_{a}") for a in AMOUNT_CATEGORIES),
+    ).group_by(*(r[name] for name in CELL))
+
+
+def cells_of(rows: Iterable[Mapping[str, Any]]) -> Cells:
+    """Rows of ``cell_statement`` keyed by their cell."""
+    return {tuple(row[n] for n in CELL): {n: row[n] for n in SUMS} for row in rows}
+
+
+def _moved(cells: Cells, out: Cells, into: Cells) -> Cells:
+    # The cells with some items' old sums taken out and their new sums put in.
+    moved = {key: dict(sums) for key, sums in cells.items()}
+    for sign, part in ((-1, out), (1, into)):
+        for key, sums in part.items():
+            cell = moved.setdefault(key, {n: 0 for n in COUNTS} | {n: Decimal(0) for n in AMOUNTS})
+            for name in SUMS:
+                cell[name] += sign * sums[name]
+    return {key: sums for key, sums in moved.items() if sums["total"]}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    size: int
+    root: bytes
+    cells: Cells
+
+
+class WholeCells:
+    """One engine's cells per cut-off day and first-reported range (least recently used
+    dropped), safe to share between a process's threads.
+    """
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cells(self, session: Session, period: Period, day: date) -> Cells:
+        """Every owner's items as of ``day`` first reported within the period, per cell."""
+        key = (day, period.start, period.end)
+        with self._lock:
+            entry = self._entries.get(key)
+        tree = StoredTree(session.connection())
+        size = tree.size()
+        fresh = None
+        if entry is not None and entry.size <= size and tree.root(entry.size) == entry.root:
+            fresh = entry if entry.size == size else _caught_up(session, entry, size, period, day)
+        if fresh is None:
+            cells, size = _scan(session, period, day, size)
+            fresh = _Entry(size, tree.root(size), cells)
+        with self._lock:
+            self._entries[key] = fresh
+            self._entries.move_to_end(key)
+            while len(self._entries) > _ENTRIES:
+                self._entries.popitem(last=False)
+        return fresh.cells
+
+
+def _scan(session: Session, period: Period, day: date, size: int) -> tuple[Cells, int]:
+    # One statement over the whole ledger as of the day, and the log's size it saw. With no
+    # item in scope the size read before stands: items only join a scope as lines come.
+    seen = union_all(*whole_as_of(None, day, log_index=False)).subquery("seen")
+    items = select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
+    statement = cell_statement(items, day, acts_joined=True).add_columns(
+        NEXT_INDEX.scalar_subquery().label("log_size")
+    )
+    with plan_settings(session, item_by_item=False):
+        rows = [dict(row) for row in session.execute(statement).mappings()]
+    return cells_of(rows), int(rows[0]["log_size"]) if rows else size
+
+
+def _caught_up(
+    session: Session, entry: _Entry, size: int, period: Period, day: date
+) -> _Entry | None:
+    # The entry with the items that have lines logged in [entry.size, size) moved from their
+    # sums at the old size to those at the new; None when they are too many for that.
+    line = LedgerLine
+    keys = (
+        select(line.owner, line.ledger_item_id)
+        .where(line.log_index >= entry.size, line.log_index < size)
+        .distinct()
+        .subquery("changed")
+    )
+    changed = session.execute(select(func.count()).select_from(keys)).scalar_one()
+    if changed > PATCH_LIMIT:
+        return None
+    if changed == 0:
+        return _Entry(size, StoredTree(session.connection()).root(size), entry.cells)
+    lateral = session.get_bind().dialect.name == "postgresql"
+    parts = []
+    for before in (entry.size, size):
+        seen = union_all(
+            *item_rows(None, keys, day, lateral=lateral, log_index=False, before=before)
+        ).subquery("seen")
+        items = select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
+        with plan_settings(session):
+            statement = cell_statement(items, day, acts_joined=False)
+            parts.append(cells_of(dict(row) for row in session.execute(statement).mappings()))
+    cells = _moved(entry.cells, parts[0], parts[1])
+    return _Entry(size, StoredTree(session.connection()).root(size), cells)
+
+
+_CACHES: Final[weakref.WeakKeyDictionary[Engine, WholeCells]] = weakref.WeakKeyDictionary()
+_CACHES_LOCK: Final = threading.Lock()
+
+
+def whole_cells(session: Session, period: Period, day: date) -> Cells:
+    """The cells of every owner's items as of ``day`` within the period's first-reported
+    range, from the cache of the session's engine.
+    """
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with _CACHES_LOCK:
+        cache = _CACHES.setdefault(engine, WholeCells())
+    return cache.cells(session, period, day)
