@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     FromClause,
     Select,
+    Subquery,
     and_,
     case,
     func,
@@ -229,30 +230,46 @@ def _caught_up(
 ) -> _Entry | None:
     # The entry with the items that have lines logged in [entry.size, size) moved from their
     # sums at the old size to those at the new; None when they are too many for that.
-    line = LedgerLine
-    keys = (
-        select(line.owner, line.ledger_item_id)
-        .where(line.log_index >= entry.size, line.log_index < size)
-        .distinct()
-        .subquery("changed")
-    )
+    keys = changed_items(entry.size, size)
     changed = session.execute(select(func.count()).select_from(keys)).scalar_one()
     if changed > PATCH_LIMIT:
         return None
-    if changed == 0:
-        return _Entry(size, StoredTree(session.connection()).root(size), entry.cells)
-    lateral = session.get_bind().dialect.name == "postgresql"
-    parts = []
-    for before in (entry.size, size):
-        seen = union_all(
-            *item_rows(None, keys, day, lateral=lateral, log_index=False, before=before)
-        ).subquery("seen")
-        items = select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
-        with plan_settings(session):
-            statement = cell_statement(items, day, acts_joined=False)
-            parts.append(cells_of(dict(row) for row in session.execute(statement).mappings()))
-    cells = _moved(entry.cells, parts[0], parts[1])
+    cells = entry.cells
+    if changed:
+        lateral = session.get_bind().dialect.name == "postgresql"
+        parts = []
+        for before in (entry.size, size):
+            statement = cells_before(keys, period, day, before=before, lateral=lateral)
+            with plan_settings(session):
+                parts.append(cells_of(dict(row) for row in session.execute(statement).mappings()))
+        cells = _moved(entry.cells, parts[0], parts[1])
     return _Entry(size, StoredTree(session.connection()).root(size), cells)
+
+
+def changed_items(start: int, end: int) -> Subquery:
+    """The keys of the items with lines logged at indices ``start`` up to ``end`` (by
+    ``ix_ledger_lines_log_index``).
+    """
+    line = LedgerLine
+    return (
+        select(line.owner, line.ledger_item_id)
+        .where(line.log_index >= start, line.log_index < end)
+        .distinct()
+        .subquery("changed")
+    )
+
+
+def cells_before(
+    keys: Subquery, period: Period, day: date, *, before: int, lateral: bool
+) -> Select[Any]:
+    """The sums per cell of the items of ``keys`` as of ``day``, first reported within the
+    period, as the log stood at size ``before``: each item's latest line logged below it,
+    read item by item.
+    """
+    rows = item_rows(None, keys, day, lateral=lateral, log_index=False, before=before)
+    seen = union_all(*rows).subquery("seen")
+    items = select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
+    return cell_statement(items, day, acts_joined=False)
 
 
 _CACHES: Final[weakref.WeakKeyDictionary[Engine, WholeCells]] = weakref.WeakKeyDictionary()

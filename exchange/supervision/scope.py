@@ -99,7 +99,12 @@ class Period:
         }
 
 
-_NESTED_LOOPS: Final = ("enable_hashjoin", "enable_mergejoin", "enable_bitmapscan")
+_ALONG_INDEXES: Final = (
+    "enable_hashjoin",
+    "enable_mergejoin",
+    "enable_bitmapscan",
+    "enable_seqscan",
+)
 
 
 @contextmanager
@@ -107,7 +112,7 @@ def plan_settings(session: Session, *, item_by_item: bool = True) -> Iterator[No
     """For one statement on PostgreSQL: no JIT (its compilation costs more than the
     statement), room to group in memory, and — when the scope is read item by item — nested
     loops along the indexes whatever the statistics say (no hash or merge join over a whole
-    table, no bitmap).
+    table, no bitmap, no sequential scan where an index serves).
     """
     if session.get_bind().dialect.name != "postgresql":
         yield
@@ -116,7 +121,7 @@ def plan_settings(session: Session, *, item_by_item: bool = True) -> Iterator[No
     # The hub's readers are autocommit: no transaction for SET LOCAL to last in (it would
     # do nothing). There the settings are the connection's, put back after, error or not.
     local = connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
-    names = ("jit", *(_NESTED_LOOPS if item_by_item else ()))
+    names = ("jit", *(_ALONG_INDEXES if item_by_item else ()))
     scope = "LOCAL " if local else ""
     for name in names:
         connection.execute(text(f"SET {scope}{name} = off"))
@@ -238,10 +243,18 @@ def item_rows(
     item along ``ix_ledger_lines_item``. First reported at its first visible line. With
     ``before``, as the log stood at that size: only lines logged below it count.
     """
-    item = LedgerItem
-    source = join(
-        keys, item, and_(item.owner == keys.c.owner, item.ledger_item_id == keys.c.ledger_item_id)
+    by_key = and_(
+        LedgerItem.owner == keys.c.owner, LedgerItem.ledger_item_id == keys.c.ledger_item_id
     )
+    item: Any = LedgerItem
+    source: Any = join(keys, item, by_key)
+    if lateral:
+        # Each key's item by its primary key, in the keys' order: a LATERAL the planner
+        # cannot flatten (LIMIT 1), so no plan probes the items by owner alone and filters
+        # every item of the owner, whatever the statistics.
+        found = select(LedgerItem).where(by_key).limit(1).lateral("item")
+        item = aliased(LedgerItem, found)
+        source = join(keys, found, true())
     shortcut = and_(_whole(item, partner_id), item.status_date <= day)
     if before is not None:
         shortcut = false()

@@ -1,7 +1,8 @@
-"""The figures' statement on PostgreSQL without planner statistics: a selective
-filter (one report's ``source_doc_number``, one unit) reads only its items' lines — index
-scans, no sequential scan of ``ledger_lines`` or ``ledger_items``, the rows read bounded by
-the scope's lines — under ``EXPLAIN (ANALYZE)``.
+"""The figures' statements on PostgreSQL, with and without planner statistics: a selective
+filter (one report's ``source_doc_number``, one unit) reads only its items' lines, and the
+cells' catch-up only the lines of the items logged since — index scans, no sequential scan
+of ``ledger_lines`` or ``ledger_items``, the rows read bounded by the scope's lines — under
+``EXPLAIN (ANALYZE)``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from exchange.supervision.cells import cells_before, changed_items
 from exchange.supervision.figures import ledger_statement
 from exchange.supervision.scope import Period, plan_settings
 from tests.conftest import PG_URL
@@ -62,7 +64,11 @@ def engine() -> Iterator[Engine]:
 
 def analysed_plan(engine: Engine, period: Period, partner_id: str | None) -> dict[str, Any]:
     """The statement's plan as run, with the settings the hub runs it with."""
-    statement = ledger_statement(partner_id, period, AS_OF, lateral=True)
+    return plan_as_run(engine, ledger_statement(partner_id, period, AS_OF, lateral=True))
+
+
+def plan_as_run(engine: Engine, statement: Any) -> dict[str, Any]:
+    """A statement's plan as run (``EXPLAIN ANALYZE``), with the item-by-item settings."""
     compiled = statement.compile(
         dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
     )
@@ -76,9 +82,12 @@ def analysed_plan(engine: Engine, period: Period, partner_id: str | None) -> dic
 
 
 def lines_read(plan: dict[str, Any]) -> int:
-    """Rows the scans of ``ledger_lines`` and ``ledger_items`` returned, over every loop."""
+    """Rows the scans of ``ledger_lines`` and ``ledger_items`` read, over every loop: those
+    they returned and those their filters removed (a whole index read and filtered counts).
+    """
     return sum(
-        int(node["Actual Rows"]) * int(node["Actual Loops"])
+        (int(node["Actual Rows"]) + int(node.get("Rows Removed by Filter", 0)))
+        * int(node["Actual Loops"])
         for node in nodes(plan)
         if node.get("Relation Name") in {"ledger_lines", "ledger_items"}
     )
@@ -108,3 +117,32 @@ def test_selective_filter_reads_only_its_lines(
     # its latest line (at most LINES each); nothing of the other items.
     bound = items * (3 * LINES + 2)
     assert_scoped(analysed_plan(engine, period, partner_id), bound)
+
+
+@pytest.mark.parametrize("before", [100 * 10, 140 * 10], ids=["old-size", "new-size"])
+def test_the_cells_catch_up_reads_only_the_changed_items(engine: Engine, before: int) -> None:
+    assert statistics_absent(engine)
+    # Items 100 to 139 have lines logged at indices 1000 to 1399 (g * 10 + s).
+    keys = changed_items(100 * 10, 140 * 10)
+    statement = cells_before(keys, Period(), AS_OF, before=before, lateral=True)
+    assert_scoped(plan_as_run(engine, statement), 40 * (3 * LINES + 2))
+
+
+@pytest.fixture(scope="module")
+def analysed() -> Iterator[Engine]:
+    """The same rows in a database of their own, analysed."""
+    for engine in filled_database("_figplans_analysed", _FILL):
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
+        yield engine
+
+
+@pytest.mark.parametrize(("period", "items"), FILTERS)
+def test_with_statistics_the_plans_keep_their_shape(
+    analysed: Engine, period: Period, items: int
+) -> None:
+    assert not statistics_absent(analysed)
+    assert_scoped(analysed_plan(analysed, period, OWNER), items * (3 * LINES + 2))
+    keys = changed_items(100 * 10, 140 * 10)
+    statement = cells_before(keys, Period(), AS_OF, before=140 * 10, lateral=True)
+    assert_scoped(plan_as_run(analysed, statement), 40 * (3 * LINES + 2))
