@@ -203,8 +203,8 @@ def fill(url: str, items: int, lines: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(url: str, requests: int) -> list[tuple[str, float, float, str]]:
-    """p50 and p99 (ms) of each query, and the 整改率 it answered."""
+def measure(url: str, requests: int) -> list[tuple[str, float, float, float, str]]:
+    """The first ask's time, p50 and p99 (ms) of each query, and the 整改率 it answered."""
     home = Path(tempfile.mkdtemp(prefix="exchange-bench-figures-"))
     HubTrust.ensure(home / "keys", now=datetime.now(UTC))
     app = create_app(Config(home=home, database_url=url))
@@ -226,6 +226,7 @@ def measure(url: str, requests: int) -> list[tuple[str, float, float, str]]:
         path = quote(shown, safe="/?=&")
         url_path = "http://localhost" + path
         timings = []
+        first = 0.0
         rate = ""
         for n in range(requests + 2):
             headers = httpsig.sign_request(HttpRequest("GET", url_path, {}, b""), key, kid=KID)
@@ -233,13 +234,15 @@ def measure(url: str, requests: int) -> list[tuple[str, float, float, str]]:
             response = client.get(path, headers=headers)
             elapsed = (time.perf_counter() - started) * 1000
             assert response.status_code == 200, response.get_data(as_text=True)
+            if n == 0:  # the first ask: the cells of a wide scope are made by a scan
+                first = elapsed
             if n >= 2:  # two warm-up requests
                 timings.append(elapsed)
             figures = response.get_json()["rectification"]
             rate = f"{figures['total']} items, 整改率 {figures['rectification_rate']}"
         timings.sort()
         p99 = timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))]
-        results.append((shown, statistics.median(timings), p99, rate))
+        results.append((shown, first, statistics.median(timings), p99, rate))
     hub.engine.dispose()
     hub.read_engine.dispose()
     return results
@@ -263,10 +266,10 @@ def main() -> None:
             f"\n{items:,} ledger items × {args.lines} lines on {backend}, filled in {seconds:.0f} s"
         )
         print(f"{args.requests} timed requests per query, as the owner, through the app\n")
-        print("| query | p50 ms | p99 ms | answer |")
-        print("|---|---|---|---|")
-        for path, p50, p99, answer in measure(url, args.requests):
-            print(f"| `{path}` | {p50:.0f} | {p99:.0f} | {answer} |")
+        print("| query | first ask ms | p50 ms | p99 ms | answer |")
+        print("|---|---|---|---|---|")
+        for path, first, p50, p99, answer in measure(url, args.requests):
+            print(f"| `{path}` | {first:.0f} | {p50:.0f} | {p99:.0f} | {answer} |")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -93,11 +94,13 @@ def _in_scope(cell: Mapping[str, Any], partner_id: str | None, period: Period) -
     )
 
 
+@lru_cache(maxsize=256)
 def ledger_statement(
     partner_id: str | None, period: Period, day: date, *, lateral: bool
 ) -> Select[Any]:
     """The sums per cell of a selective filter's items, or (without one) of the other
-    owners' items the partner was sent.
+    owners' items the partner was sent (built once per ask: building it costs more than
+    running it for a report's items).
     """
     items = scoped_items(
         partner_id,
@@ -114,20 +117,20 @@ def ledger_statement(
 def _grouped(cells: Iterable[Mapping[str, Any]]) -> LedgerGroups:
     # Cells summed per group of ``_GROUPS``; an amount category no item gave stays None.
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    acts: Counter[str] = Counter()
     for cell in cells:
         key = tuple(cell[name] for name in _GROUPS)
-        group = groups.setdefault(key, dict(zip(_GROUPS, key, strict=True)))
-        for name in SUMS:
-            group[name] = group.get(name, 0) + cell[name]
-        acts.update({kind: int(cell[f"act_{kind}"]) for kind in SUPERVISION_KINDS})
+        group = groups.get(key)
+        if group is None:
+            groups[key] = dict(cell)
+        else:
+            for name in SUMS:
+                group[name] += cell[name]
     for group in groups.values():
         for category in AMOUNT_CATEGORIES:
             if not group[f"c_{category}"]:
                 group[f"a_{category}"] = None
-    return LedgerGroups(
-        groups=list(groups.values()), acts={kind: n for kind, n in acts.items() if n}
-    )
+    acts = {k: sum(int(g[f"act_{k}"]) for g in groups.values()) for k in SUPERVISION_KINDS}
+    return LedgerGroups(groups=list(groups.values()), acts={k: n for k, n in acts.items() if n})
 
 
 _SUMMED: Final = (
@@ -145,13 +148,11 @@ _SUMMED: Final = (
 
 def _summed(groups: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     # The sums over several groups; an amount category stays None where no group gave it.
-    totals: dict[str, Any] = dict.fromkeys(_SUMMED, 0)
-    totals.update({f"a_{category}": None for category in AMOUNT_CATEGORIES})
-    for group in groups:
-        for name in totals:
-            value = group[name]
-            if value is not None:
-                totals[name] = value if totals[name] is None else totals[name] + value
+    rows = list(groups)
+    totals: dict[str, Any] = {name: sum(row[name] for row in rows) for name in _SUMMED}
+    for category in AMOUNT_CATEGORIES:
+        given = [row[f"a_{category}"] for row in rows if row[f"a_{category}"] is not None]
+        totals[f"a_{category}"] = sum(given) if given else None
     return totals
 
 
