@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from exchange.hub import Hub
-from exchange.store.models import LedgerItem, LedgerLine, LedgerLineAct, LedgerLineUnit
+from exchange.store.models import LedgerItem, LedgerLine, LedgerLineAct, LedgerLineUnit, ShareUse
 from exchange.supervision.days import china_today
 from schemas import examples
 from tests.exchange.test_lifecycle import refused
@@ -199,3 +199,25 @@ def test_feedback_dated_before_the_cases_last_step_is_refused(
     )
     refusal = refused(lambda: client.send(early), "invalid-transition", hub=hub)
     assert "payload.occurred_at" in refusal.problem["detail"]
+
+
+def test_an_unknown_amount_category_and_a_plan_item_without_kind_are_refused_by_path(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    audit = partners["audit"].client(base_url)
+    item = f"ZG-{uuid.uuid4().hex[:8]}"
+    bribes = [{"category": "bribes", "amount": "1.00"}]
+    refusal = refused(lambda: audit.send(line(item, amounts=bribes)), "schema-invalid", hub=hub)
+    assert "payload.amounts[0].category" in str(refusal.problem)
+    plan_item = {
+        "project": "区交通局2025年度预算执行审计",
+        "unit": {"name": examples.COMPANY_NAME, "uscc": examples.COMPANY_USCC},
+        "period": {"from": "2025-03-01", "to": "2025-06-30"},
+        "joint": True,
+    }
+    plan = examples.share_example(payload={"share_type": "annual_plan", "plan_items": [plan_item]})
+    refusal = refused(lambda: audit.send(plan), "schema-invalid", hub=hub)
+    assert "payload.plan_items[0].kind" in str(refusal.problem)
+    with hub.sessions() as session:
+        assert session.scalar(select(LedgerLine).where(LedgerLine.ledger_item_id == item)) is None
+        assert session.scalar(select(ShareUse).where(ShareUse.message_id == plan["id"])) is None
