@@ -102,6 +102,10 @@ PATCH_LIMIT: Final = 2000
 _ENTRIES: Final = 32
 """Cut-off days and ranges kept per engine, the least recently used dropped first."""
 
+CELLS_KEPT: Final = 100_000
+"""Cells kept per engine in all (a cell is about 2 KB): beyond it the least recently used
+entries go, and a cut-off with more cells than that alone is answered but not kept."""
+
 
 def cell_statement(items: FromClause, day: date, *, acts_joined: bool) -> Select[Any]:
     """The items' sums per cell, with their supervision acts dated by ``day`` by kind: the
@@ -207,8 +211,10 @@ class WholeCells:
         with self._lock:
             self._entries[key] = fresh
             self._entries.move_to_end(key)
-            while len(self._entries) > _ENTRIES:
-                self._entries.popitem(last=False)
+            kept = sum(len(e.cells) for e in self._entries.values())
+            while self._entries and (len(self._entries) > _ENTRIES or kept > CELLS_KEPT):
+                _, dropped = self._entries.popitem(last=False)
+                kept -= len(dropped.cells)
         return fresh.cells
 
 

@@ -236,3 +236,19 @@ def in_period(item: Any, period: Period) -> bool:
         lambda: period.holds(item.first_reported_at),
     ]
     return all(check() for check in checks)
+
+
+def test_a_cut_off_with_more_cells_than_kept_is_answered_not_kept(
+    base_url: str, hub: Hub, partners: Partners, scans: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(random.Random(3))
+    send(partners, base_url, ledger, new=10, moved=0)
+    first = cold(hub)
+    monkeypatch.setattr(cells, "CELLS_KEPT", 2)
+    assert figures(hub) == first
+    kept = [len(e.cells) for cache in cells._CACHES.values() for e in cache._entries.values()]
+    assert sum(kept) <= 2, kept
+    # The same asks again: the cut-offs with more cells than that are scanned again.
+    scans.clear()
+    assert figures(hub) == first
+    assert scans
