@@ -21,7 +21,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from exchange.store.models import ReferralCase, ShareUse, Transition
@@ -40,6 +40,7 @@ from exchange.supervision.scope import (
     beijing_midnight,
     item_by_item,
     plan_settings,
+    reported_within,
     scoped_items,
 )
 from exchange.supervision.states import REFERRAL_OPEN, ReferralState, ShareState
@@ -216,11 +217,26 @@ def rectification_figures(ledger: LedgerGroups) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class CaseAsOf:
-    """One recipient's case of a referral, in the state it had as of the cut-off day."""
+    """One recipient's case of a referral, in the state it had as of the cut-off day (the
+    case's columns the figures read, by name).
+    """
 
-    case: ReferralCase
+    case: Any  # a Row of _CASE_COLUMNS
     state: str
     overdue: bool
+
+
+_CASE_COLUMNS: Final = (
+    "sender",
+    "referral_id",
+    "recipient",
+    "issue_category",
+    "sent_at",
+    "released_at",
+    "first_feedback_at",
+    "persons_handled",
+    "recovered_amount",
+)
 
 
 def cases_as_of(
@@ -228,6 +244,7 @@ def cases_as_of(
 ) -> list[CaseAsOf]:
     """The referral cases sent by the cut-off day, each in its latest state dated up to it;
     a recipient sees its own once released (as of that day), the sender all of its own.
+    Read as columns, filtered in SQL.
     """
     latest = (
         select(
@@ -240,14 +257,20 @@ def cases_as_of(
         .group_by(Transition.owner, Transition.key, Transition.party)
         .subquery("latest")
     )
+    case = ReferralCase
+    state = Transition.to_state
     query = (
-        select(ReferralCase, Transition.to_state)
+        select(
+            *(getattr(case, name) for name in _CASE_COLUMNS),
+            state.label("state"),
+            and_(state.in_(sorted(REFERRAL_OPEN)), case.feedback_due < day).label("overdue"),
+        )
         .join(
             latest,
             and_(
-                latest.c.owner == ReferralCase.sender,
-                latest.c.key == ReferralCase.referral_id,
-                latest.c.party == ReferralCase.recipient,
+                latest.c.owner == case.sender,
+                latest.c.key == case.referral_id,
+                latest.c.party == case.recipient,
             ),
         )
         .join(
@@ -260,20 +283,16 @@ def cases_as_of(
                 Transition.log_index == latest.c.log_index,
             ),
         )
+        .where(*reported_within(case.sent_at, period))
     )
     if period.owner is not None:
-        query = query.where(ReferralCase.sender == period.owner)
-    found: list[CaseAsOf] = []
-    for referral_case, state in session.execute(query):
-        if not period.holds(referral_case.sent_at):
-            continue
-        hidden = state in _HELD or state == ReferralState.REJECTED
-        theirs = partner_id is None or referral_case.sender == partner_id
-        if not theirs and (referral_case.recipient != partner_id or hidden):
-            continue
-        overdue = state in REFERRAL_OPEN and referral_case.feedback_due < day
-        found.append(CaseAsOf(referral_case, state, overdue))
-    return found
+        query = query.where(case.sender == period.owner)
+    if partner_id is not None:
+        hidden = state.in_([*sorted(_HELD), ReferralState.REJECTED])
+        query = query.where(
+            or_(case.sender == partner_id, and_(case.recipient == partner_id, not_(hidden)))
+        )
+    return [CaseAsOf(row, row.state, bool(row.overdue)) for row in session.execute(query)]
 
 
 def referral_figures(cases: Sequence[CaseAsOf]) -> dict[str, Any]:
