@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from exchange.store.db import upgrade
 from exchange.store.plans import read_in_index_order
-from exchange.supervision.lifecycles import LEDGER_ITEMS
+from exchange.supervision.lifecycles import LEDGER_ITEMS, REFERRAL_CASES
 from exchange.supervision.lifecycles.base import Concerned
 from exchange.supervision.reads import (
     ledger_page_query,
@@ -256,6 +256,23 @@ def test_every_list_reads_its_index_in_order(engine: Engine, analysed: bool) -> 
     )
     plan = plan_of(engine, statement, parameters, in_index_order=False)
     assert {n.get("Index Name") for n in nodes(plan)} - {None} == {"ix_ledger_items_key"}, plan
+    assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan)), plan
+
+    # And of the referral cases, for a batch of a hundred: by the ids it answers and by its
+    # (sender, referral id) pairs, each arm along its own index (under an OR, without
+    # statistics, the table was read whole for every batch).
+    batch = range(1, 4000, 40)
+    statement, parameters = REFERRAL_CASES.read(
+        Concerned(
+            message_ids={f"r-{n}" for n in batch},
+            senders={OWNER},
+            keys={f"YJ-{n}" for n in batch},
+        ),
+        "postgresql",
+    )
+    plan = plan_of(engine, statement, parameters, in_index_order=False)
+    used = {n.get("Index Name") for n in nodes(plan)} - {None}
+    assert used == {"referral_cases_pkey", "ix_referral_cases_sender_key"}, plan
     assert all(n["Node Type"] != "Seq Scan" for n in nodes(plan)), plan
 
 

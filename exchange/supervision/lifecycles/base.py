@@ -12,6 +12,7 @@ from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     String,
     Table,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -61,17 +63,32 @@ class ReadModel:
 
 
 @cache
-def _statement(model: ReadModel, dialect: str) -> Select[Any]:
+def _statement(model: ReadModel, dialect: str) -> Select[Any] | CompoundSelect[Any]:
     # Built once per dialect: the same query, lists bound as arrays on PostgreSQL.
     table = model.table
     by_key = and_(
         among(table.c[model.sender_column], "senders", dialect),
         among(table.c[model.key_column], "keys", dialect),
     )
+    if dialect == "postgresql":
+        if not model.by_message:
+            return select(table).where(_pairs(model))
+        # Two arms, each id and each (sender, key) pair one probe of its index, through a
+        # LATERAL kept apart (OFFSET 0): under an OR, or as a join the planner may hash,
+        # PostgreSQL without statistics reads every row of the sender or the whole table
+        # for every batch. A row both arms find comes twice; ``load`` keys it once.
+        ids, senders, keys = (_unnested(name) for name in ("ids", "senders", "keys"))
+        sender, key = table.c[model.sender_column], table.c[model.key_column]
+        by_id = select(table).where(table.c.message_id == ids.c.value)
+        by_pair = select(table).where(sender == senders.c.value, key == keys.c.value)
+        id_rows = by_id.offset(0).lateral("by_id")
+        pair_rows = by_pair.offset(0).lateral("by_pair")
+        return union_all(
+            select(*id_rows.c).select_from(ids.join(id_rows, true())),
+            select(*pair_rows.c).select_from(senders.join(keys, true()).join(pair_rows, true())),
+        )
     if model.by_message:
         return select(table).where(or_(among(table.c.message_id, "ids", dialect), by_key))
-    if dialect == "postgresql":
-        return select(table).where(_pairs(model))
     return select(table).where(by_key)
 
 
@@ -79,15 +96,19 @@ def _pairs(model: ReadModel) -> ColumnElement[bool]:
     # (sender, key) IN (every sender × every key): without statistics PostgreSQL probes the
     # primary key by the senders alone and filters every item of the sender by the keys;
     # as pairs, each is one probe on both columns (the test_query_plans check).
-    senders, keys = (
-        func.unnest(cast_(bindparam(name), ARRAY(String)))
-        .table_valued("value")
-        .render_derived(name=name)
-        for name in ("senders", "keys")
-    )
+    senders, keys = (_unnested(name) for name in ("senders", "keys"))
     every = select(senders.c.value, keys.c.value).select_from(senders.join(keys, true()))
     columns = (model.table.c[model.sender_column], model.table.c[model.key_column])
     return tuple_(*columns).in_(every)
+
+
+def _unnested(name: str) -> Any:
+    # The array bound as ``name``, as a table of its values (each one probe of an index).
+    return (
+        func.unnest(cast_(bindparam(name), ARRAY(String)))
+        .table_valued("value")
+        .render_derived(name=name)
+    )
 
 
 REFERRAL_CASES = ReadModel(CASES, "referral_id", "sender", by_message=True)
