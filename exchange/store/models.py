@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -265,6 +266,11 @@ class Checkpoint(Base):
 # --- read models of the lifecycles (DOMAIN.md), kept current in the message's transaction ---
 
 
+RECEIVED_VISIBLE: Final = "state NOT IN ('pending_review', 'rejected')"
+"""The referral cases a recipient may see: neither held for review nor rejected (as
+``supervision.visibility`` says), the predicate of ``ix_referral_cases_received_visible``."""
+
+
 class ReferralCase(Base):
     """One recipient's handling of one referral: its state, disposition, timings."""
 
@@ -296,6 +302,16 @@ class ReferralCase(Base):
         # The referral list's two halves, each in its order (newest first, read backwards).
         Index("ix_referral_cases_sent", "sender", "sent_at", "message_id", "recipient"),
         Index("ix_referral_cases_received", "recipient", "sent_at", "message_id"),
+        # The received half of it: only the cases a recipient may see (not held, not
+        # rejected), so that thousands held for review are not read to find none.
+        Index(
+            "ix_referral_cases_received_visible",
+            "recipient",
+            "sent_at",
+            "message_id",
+            postgresql_where=text(RECEIVED_VISIBLE),
+            sqlite_where=text(RECEIVED_VISIBLE),
+        ),
     )
 
 

@@ -33,7 +33,11 @@ from exchange.store.models import (
 )
 from exchange.store.plans import read_in_index_order
 from exchange.supervision.overdue import ledger_overdue, referral_overdue
-from exchange.supervision.visibility import SeenItem, visible_cases, visible_lines
+from exchange.supervision.visibility import (
+    HIDDEN_FROM_RECIPIENT,
+    SeenItem,
+    visible_lines,
+)
 
 
 def days_to_first_feedback(case: ReferralCase) -> float | None:
@@ -124,18 +128,28 @@ def referral_page_query(
     limit: int,
 ) -> Select[ReferralCase, bool]:
     """The statement of ``referral_page``."""
-    # What it sent, then what it received and did not send: disjoint halves of visible_cases,
-    # each read backwards along its own index for one page at most; only those two pages are
-    # then merged, whatever the planner guesses of their sizes.
+    # What it sent, then what it received, did not send and may see: the disjoint halves of
+    # visible_cases, each written as its own condition (under visible_cases' OR the planner
+    # would read every case of the partner into a bitmap), each read backwards along its own
+    # index for one page at most; only those two pages are then merged, whatever the planner
+    # guesses of their sizes.
     halves = (
         ReferralCase.sender == partner_id,
-        and_(ReferralCase.recipient == partner_id, ReferralCase.sender != partner_id),
+        and_(
+            ReferralCase.recipient == partner_id,
+            ReferralCase.sender != partner_id,
+            # Written out, values inline, so that the planner reads the partial index of
+            # the visible received cases (ix_referral_cases_received_visible).
+            ReferralCase.state.not_in(
+                bindparam("hidden", list(HIDDEN_FROM_RECIPIENT), literal_execute=True)
+            ),
+        ),
     )
     columns = [getattr(ReferralCase, name) for name in REFERRAL_ORDER]
     after = true() if before is None else tuple_(*columns) < key_bound(columns, before)
     pages = (
         select(ReferralCase)
-        .where(visible_cases(partner_id), half, after, *conditions)
+        .where(half, after, *conditions)
         .order_by(*(column.desc() for column in columns))
         .limit(limit)
         .subquery()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -16,6 +16,9 @@ from exchange.store.models import LEDGER_STATE, Delivery, LedgerLine, ReferralCa
 from exchange.supervision.overdue import ledger_overdue, referral_overdue
 from exchange.supervision.states import ReferralState
 
+HIDDEN_FROM_RECIPIENT: Final = (ReferralState.PENDING_REVIEW.value, ReferralState.REJECTED.value)
+"""States in which a case is its sender's alone (``RECEIVED_VISIBLE`` names them too)."""
+
 
 def visible_cases(partner_id: str) -> ColumnElement[bool]:
     """Cases the partner sent, or received once released."""
@@ -23,7 +26,7 @@ def visible_cases(partner_id: str) -> ColumnElement[bool]:
         ReferralCase.sender == partner_id,
         and_(
             ReferralCase.recipient == partner_id,
-            ReferralCase.state.not_in([ReferralState.PENDING_REVIEW, ReferralState.REJECTED]),
+            ReferralCase.state.not_in(HIDDEN_FROM_RECIPIENT),
         ),
     )
 

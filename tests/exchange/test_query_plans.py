@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session
 
 from exchange.store.db import upgrade
+from exchange.store.models import RECEIVED_VISIBLE
 from exchange.store.plans import read_in_index_order
 from exchange.supervision.lifecycles import LEDGER_ITEMS, REFERRAL_CASES
 from exchange.supervision.lifecycles.base import Concerned
@@ -28,6 +29,7 @@ from exchange.supervision.reads import (
     listed_items,
     referral_page_query,
 )
+from exchange.supervision.visibility import HIDDEN_FROM_RECIPIENT
 from exchange.transport.inbox import inbox_query
 from tests.conftest import (
     PG_URL,
@@ -229,16 +231,15 @@ def test_every_list_reads_its_index_in_order(engine: Engine, analysed: bool) -> 
     for plan in ledger_plans(engine, RECIPIENT):
         assert_indexed(plan, {**LEDGER_READ, "deliveries": {"deliveries_pkey"}})
 
-    # The referrals: the sent half and the received half, a page each along its own index.
+    # The referrals: the sent half and the received half, a page each along its own index
+    # (the received half along the partial index of the cases a recipient may see).
+    received = "ix_referral_cases_received_visible"
     for partner_id in (OWNER, RECIPIENT):
         for before in (None, (datetime(2026, 1, 3, tzinfo=UTC), "r-3000", RECIPIENT)):
             plan = plan_of(
                 engine, referral_page_query(partner_id, TODAY, [], before=before, limit=51)
             )
-            assert_indexed(
-                plan,
-                {"referral_cases": {"ix_referral_cases_sent", "ix_referral_cases_received"}},
-            )
+            assert_indexed(plan, {"referral_cases": {"ix_referral_cases_sent", received}})
             halves = [n for n in nodes(plan) if n.get("Relation Name") == "referral_cases"]
             assert len(halves) == 2, plan
 
@@ -284,3 +285,8 @@ def test_a_deep_page_reads_a_page_not_the_table(engine: Engine) -> None:
     scans = [n for n in nodes(plan) if n.get("Relation Name") == "ledger_items"]
     assert scans, plan
     assert all(n["Actual Rows"] * n["Actual Loops"] <= 70 for n in scans), plan
+
+
+def test_the_partial_index_names_the_states_a_recipient_does_not_see() -> None:
+    hidden = ", ".join(f"'{state}'" for state in HIDDEN_FROM_RECIPIENT)
+    assert f"state NOT IN ({hidden})" == RECEIVED_VISIBLE
