@@ -221,8 +221,7 @@ class WholeCells:
 def _scan(session: Session, period: Period, day: date, size: int) -> tuple[Cells, int]:
     # One statement over the whole ledger as of the day, and the log's size it saw. With no
     # item in scope the size read before stands: items only join a scope as lines come.
-    seen = union_all(*whole_as_of(None, day, log_index=False)).subquery("seen")
-    items = select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
+    items = _reported_within(whole_as_of(None, day, log_index=False), period)
     statement = cell_statement(items, day, acts_joined=True).add_columns(
         NEXT_INDEX.scalar_subquery().label("log_size")
     )
@@ -273,9 +272,13 @@ def cells_before(
     read item by item.
     """
     rows = item_rows(None, keys, day, lateral=lateral, log_index=False, before=before)
+    return cell_statement(_reported_within(rows, period), day, acts_joined=False)
+
+
+def _reported_within(rows: list[Select[Any]], period: Period) -> Subquery:
+    # The rows of items first reported within the period.
     seen = union_all(*rows).subquery("seen")
-    items = select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
-    return cell_statement(items, day, acts_joined=False)
+    return select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
 
 
 _CACHES: Final[weakref.WeakKeyDictionary[Engine, WholeCells]] = weakref.WeakKeyDictionary()

@@ -376,7 +376,7 @@ def share_figures(
         query = query.where(or_(ShareUse.sender == partner_id, ShareUse.recipient == partner_id))
     if period.owner is not None:
         query = query.where(ShareUse.sender == period.owner)
-    uses = [u for u in session.scalars(query) if period.holds(u.sent_at)]
+    uses = list(session.scalars(query.where(*reported_within(ShareUse.sent_at, period))))
     used = [u for u in uses if u.used_on is not None and u.used_on <= day]
     used_for: Counter[str] = Counter()
     decisions: Counter[str] = Counter()

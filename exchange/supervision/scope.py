@@ -204,20 +204,26 @@ def _whole(columns: Any, partner_id: str | None) -> ColumnElement[bool]:
     return true() if partner_id is None else columns.owner == partner_id
 
 
+def _itself(item: Any, day: date, *, log_index: bool) -> Select[Any]:
+    # An item row as its latest line left it, overdue as of ``day`` (and its entry's index).
+    entry = select(Message.log_index).where(Message.id == item.last_message_id)
+    return select(
+        *(getattr(item, name) for name in LEDGER_STATE),
+        item.first_reported_at,
+        item.last_message_id,
+        ledger_overdue(item, day).label("overdue"),
+        *([entry.scalar_subquery().label("log_index")] if log_index else []),
+    )
+
+
 def whole_as_of(partner_id: str | None, day: date, *, log_index: bool) -> list[Select[Any]]:
     """Each item the caller sees whole, as of ``day``, without a search per item: the item
     row itself when its latest line is dated by then, else the one line that held its state
     on that day (dated by then, superseded by a line dated after it).
     """
     item, line = LedgerItem, LedgerLine
-    entry = select(Message.log_index).where(Message.id == item.last_message_id)
-    current = select(
-        *(getattr(item, name) for name in LEDGER_STATE),
-        item.first_reported_at,
-        item.last_message_id,
-        ledger_overdue(item, day).label("overdue"),
-        *([entry.scalar_subquery().label("log_index")] if log_index else []),
-    ).where(item.status_date <= day, _whole(item, partner_id))
+    current = _itself(item, day, log_index=log_index)
+    current = current.where(item.status_date <= day, _whole(item, partner_id))
     held = select(
         *(getattr(line, name) for name in LEDGER_STATE),
         line.first_reported_at,
@@ -258,14 +264,7 @@ def item_rows(
     shortcut = and_(_whole(item, partner_id), item.status_date <= day)
     if before is not None:
         shortcut = false()
-    entry = select(Message.log_index).where(Message.id == item.last_message_id)
-    itself = select(
-        *(getattr(item, name) for name in LEDGER_STATE),
-        item.first_reported_at,
-        item.last_message_id,
-        ledger_overdue(item, day).label("overdue"),
-        *([entry.scalar_subquery().label("log_index")] if log_index else []),
-    ).select_from(source)
+    itself = _itself(item, day, log_index=log_index).select_from(source)
 
     line, mine = LedgerLine, aliased(LedgerLine, name="latest_line")
     visible = (
