@@ -502,6 +502,9 @@ class Transition(Base):
     # the Beijing day of ``at``): figures as of a day read the steps dated up to it.
     business_date: Mapped[date | None] = mapped_column(Date)
 
+    # The steps logged since a size: what the kept referral sums read again.
+    __table_args__ = (Index("ix_transitions_log_index", "log_index"),)
+
 
 class Account(Base):
     """A person who works the console or the review commands: admin, reviewer or observer.

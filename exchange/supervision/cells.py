@@ -4,28 +4,20 @@ date from the transparency log (issue 13; issue 15, item 2).
 A cell is the finest slice a wide figure is asked by: owner, source, year, problem category,
 responsible unit, cited referral. For one cut-off day and one first-reported range, the
 cells of every item as its owner sees it are made once by one scan of the ledger as of that
-day (``scope.whole_as_of``), stamped with the log's size read in the same statement. Later
-asks read only the items with lines logged since: their sums as the log stood at the old
-size go out and their sums at the new size come in. An entry is used only while the log's
-root at its size is the root it was made at (RFC 6962 §2.1: the same root, the same entries
-below it), so the cells answer exactly what a scan would, whatever the process holds; the
-cache decides only how much is read.
+day (``scope.whole_as_of``), stamped with the log's size read in the same statement, and kept
+(``kept``). Later asks read only the items with lines logged since: their sums as the log
+stood at the old size go out and their sums at the new size come in.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import (
     ColumnElement,
-    Engine,
     FromClause,
     Select,
     Subquery,
@@ -38,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from exchange.store.models import LedgerLine, LedgerLineAct
+from exchange.supervision.kept import Kept, Sums, kept_for, moved
 from exchange.supervision.scope import (
     Period,
     item_rows,
@@ -46,7 +39,7 @@ from exchange.supervision.scope import (
     whole_as_of,
 )
 from exchange.supervision.states import LEDGER_DONE
-from exchange.transparency.tree import NEXT_INDEX, StoredTree
+from exchange.transparency.tree import NEXT_INDEX
 from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, SUPERVISION_KINDS
 
 CELL: Final = (
@@ -94,7 +87,7 @@ ITEM_COLUMNS: Final = (
 )
 """What the sums read of each item in scope."""
 
-Cells = dict[tuple[Any, ...], dict[str, Any]]
+Cells = Sums
 
 PATCH_LIMIT: Final = 2000
 """Items with new lines beyond which the cells are made again by a scan."""
@@ -168,54 +161,7 @@ def cells_of(rows: Iterable[Mapping[str, Any]]) -> Cells:
     return {tuple(row[n] for n in CELL): {n: row[n] for n in SUMS} for row in rows}
 
 
-def _moved(cells: Cells, out: Cells, into: Cells) -> Cells:
-    # The cells with some items' old sums taken out and their new sums put in.
-    moved = {key: dict(sums) for key, sums in cells.items()}
-    for sign, part in ((-1, out), (1, into)):
-        for key, sums in part.items():
-            cell = moved.setdefault(key, {n: 0 for n in COUNTS} | {n: Decimal(0) for n in AMOUNTS})
-            for name in SUMS:
-                cell[name] += sign * sums[name]
-    return {key: sums for key, sums in moved.items() if sums["total"]}
-
-
-@dataclass(frozen=True)
-class _Entry:
-    size: int
-    root: bytes
-    cells: Cells
-
-
-class WholeCells:
-    """One engine's cells per cut-off day and first-reported range (least recently used
-    dropped), safe to share between a process's threads.
-    """
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def cells(self, session: Session, period: Period, day: date) -> Cells:
-        """Every owner's items as of ``day`` first reported within the period, per cell."""
-        key = (day, period.start, period.end)
-        with self._lock:
-            entry = self._entries.get(key)
-        tree = StoredTree(session.connection())
-        size = tree.size()
-        fresh = None
-        if entry is not None and entry.size <= size and tree.root(entry.size) == entry.root:
-            fresh = entry if entry.size == size else _caught_up(session, entry, size, period, day)
-        if fresh is None:
-            cells, size = _scan(session, period, day, size)
-            fresh = _Entry(size, tree.root(size), cells)
-        with self._lock:
-            self._entries[key] = fresh
-            self._entries.move_to_end(key)
-            kept = sum(len(e.cells) for e in self._entries.values())
-            while self._entries and (len(self._entries) > _ENTRIES or kept > CELLS_KEPT):
-                _, dropped = self._entries.popitem(last=False)
-                kept -= len(dropped.cells)
-        return fresh.cells
+_ZERO: Final = {n: 0 for n in COUNTS} | {n: Decimal(0) for n in AMOUNTS}
 
 
 def _scan(session: Session, period: Period, day: date, size: int) -> tuple[Cells, int]:
@@ -231,24 +177,23 @@ def _scan(session: Session, period: Period, day: date, size: int) -> tuple[Cells
 
 
 def _caught_up(
-    session: Session, entry: _Entry, size: int, period: Period, day: date
-) -> _Entry | None:
-    # The entry with the items that have lines logged in [entry.size, size) moved from their
-    # sums at the old size to those at the new; None when they are too many for that.
-    keys = changed_items(entry.size, size)
+    session: Session, cells: Cells, start: int, end: int, period: Period, day: date
+) -> Cells | None:
+    # The cells with the items that have lines logged in [start, end) moved from their sums
+    # at the old size to those at the new; None when they are too many for that.
+    keys = changed_items(start, end)
     changed = session.execute(select(func.count()).select_from(keys)).scalar_one()
     if changed > PATCH_LIMIT:
         return None
-    cells = entry.cells
-    if changed:
-        lateral = session.get_bind().dialect.name == "postgresql"
-        parts = []
-        for before in (entry.size, size):
-            statement = cells_before(keys, period, day, before=before, lateral=lateral)
-            with plan_settings(session):
-                parts.append(cells_of(dict(row) for row in session.execute(statement).mappings()))
-        cells = _moved(entry.cells, parts[0], parts[1])
-    return _Entry(size, StoredTree(session.connection()).root(size), cells)
+    if not changed:
+        return cells
+    lateral = session.get_bind().dialect.name == "postgresql"
+    parts = []
+    for before in (start, end):
+        statement = cells_before(keys, period, day, before=before, lateral=lateral)
+        with plan_settings(session):
+            parts.append(cells_of(dict(row) for row in session.execute(statement).mappings()))
+    return moved(cells, parts[0], parts[1], _ZERO, "total")
 
 
 def changed_items(start: int, end: int) -> Subquery:
@@ -281,16 +226,19 @@ def _reported_within(rows: list[Select[Any]], period: Period) -> Subquery:
     return select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
 
 
-_CACHES: Final[weakref.WeakKeyDictionary[Engine, WholeCells]] = weakref.WeakKeyDictionary()
-_CACHES_LOCK: Final = threading.Lock()
+def _cache() -> Kept[Cells]:
+    # Looked up when called, so that the limits are those of the moment.
+    return Kept(
+        lambda *args: _scan(*args),
+        lambda *args: _caught_up(*args),
+        len,
+        entries=_ENTRIES,
+        budget=lambda: CELLS_KEPT,
+    )
 
 
 def whole_cells(session: Session, period: Period, day: date) -> Cells:
     """The cells of every owner's items as of ``day`` within the period's first-reported
     range, from the cache of the session's engine.
     """
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
-    with _CACHES_LOCK:
-        cache = _CACHES.setdefault(engine, WholeCells())
-    return cache.cells(session, period, day)
+    return kept_for(session, "ledger cells", _cache).entry(session, period, day).sums

@@ -16,3 +16,12 @@ def china_today(now: datetime) -> date:
 def china_date(moment: datetime) -> date:
     """The Beijing calendar date of a stored UTC moment."""
     return moment.astimezone(CHINA).date()
+
+
+HUNDREDTH_OF_A_DAY: Final = 864_000_000
+"""A hundredth of a day, in microseconds."""
+
+
+def hundredths_of_a_day(span: timedelta) -> int:
+    """A span in hundredths of a day, half up (the figures print days to two decimals)."""
+    return (span // timedelta(microseconds=1) + HUNDREDTH_OF_A_DAY // 2) // HUNDREDTH_OF_A_DAY

@@ -6,8 +6,9 @@ cut-off day, for one report's scope.
 The ledger figures are sums in SQL over each item's latest visible line dated up to the
 cut-off (``visibility.seen_items``; the scope in ``scope``): nothing loads the items. A wide
 scope reads the whole ledger's cells (``cells``), made once per cut-off by a scan and then
-caught up on the lines logged since. Referral cases and share uses are few (one per recipient
-of a letter) and are counted from their rows.
+caught up on the lines logged since. The referral figures are sums too, kept the same way
+(``referral_sums``); share uses are few (one per recipient of a result) and are counted from
+their rows.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, func, not_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from exchange.store.models import ReferralCase, ShareUse, Transition
+from exchange.store.models import ShareUse
 from exchange.supervision.cells import (
     CELL,
     ITEM_COLUMNS,
@@ -34,6 +35,7 @@ from exchange.supervision.cells import (
 )
 from exchange.supervision.lifecycles.share import parse_decisions
 from exchange.supervision.reads import amount_text
+from exchange.supervision.referral_sums import Pair, Referrals, referrals_as_of
 from exchange.supervision.scope import (
     LEDGER_FILTERS,
     Period,
@@ -43,10 +45,12 @@ from exchange.supervision.scope import (
     reported_within,
     scoped_items,
 )
-from exchange.supervision.states import REFERRAL_OPEN, ReferralState, ShareState
+from exchange.supervision.states import ReferralState, ShareState
+from exchange.supervision.visibility import HIDDEN_FROM_RECIPIENT
 from schemas import AMOUNT_CATEGORIES, RECTIFICATION_STATUSES, SUPERVISION_KINDS, body_of
 
 _HELD: Final = frozenset({ReferralState.PENDING_REVIEW})
+_HIDDEN: Final = frozenset(HIDDEN_FROM_RECIPIENT)
 
 
 _GROUPS: Final = ("unit_name", "unit_uscc", "problem_category", "owner", "referral_id")
@@ -216,145 +220,124 @@ def rectification_figures(ledger: LedgerGroups) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class CaseAsOf:
-    """One recipient's case of a referral, in the state it had as of the cut-off day (the
-    case's columns the figures read, by name).
+class ReferralView:
+    """The cases a caller sees as of a day, per sender and recipient: its own (everyone's for
+    the hub) in every state, and the others' sent to it once released.
     """
 
-    case: Any  # a Row of _CASE_COLUMNS
-    state: str
-    overdue: bool
+    referrals: Referrals
+    sent: list[tuple[tuple[str, str], Pair]]
+    received: list[tuple[tuple[str, str], Pair]]
+    senders: frozenset[str]
+
+    def persons(self, key: tuple[str, str]) -> int:
+        """Persons held accountable on one referral, once: the most any body concluding it
+        held (the same persons, handled by each body), as far as the caller sees it.
+        """
+        sender, referral_id = key
+        if sender in self.senders:
+            return self.referrals.most_persons.get(sender, {}).get(referral_id, 0)
+        return sum(
+            pair.persons_by_referral.get(referral_id, 0)
+            for (s, _), pair in self.received
+            if s == sender
+        )
+
+    def all_persons(self) -> int:
+        """Persons held accountable on every referral the caller sees, each once."""
+        totals = self.referrals.most_persons_total
+        received = sum(pair.persons for _, pair in self.received)
+        return sum(totals.get(s, 0) for s in self.senders) + received
 
 
-_CASE_COLUMNS: Final = (
-    "sender",
-    "referral_id",
-    "recipient",
-    "issue_category",
-    "sent_at",
-    "released_at",
-    "first_feedback_at",
-    "persons_handled",
-    "recovered_amount",
-)
-
-
-def cases_as_of(
+def referral_view(
     session: Session, partner_id: str | None, period: Period, day: date
-) -> list[CaseAsOf]:
+) -> ReferralView:
     """The referral cases sent by the cut-off day, each in its latest state dated up to it;
     a recipient sees its own once released (as of that day), the sender all of its own.
-    Read as columns, filtered in SQL.
     """
-    latest = (
-        select(
-            Transition.owner,
-            Transition.key,
-            Transition.party,
-            func.max(Transition.log_index).label("log_index"),
-        )
-        .where(Transition.kind == "referral", Transition.business_date <= day)
-        .group_by(Transition.owner, Transition.key, Transition.party)
-        .subquery("latest")
-    )
-    case = ReferralCase
-    state = Transition.to_state
-    query = (
-        select(
-            *(getattr(case, name) for name in _CASE_COLUMNS),
-            state.label("state"),
-            and_(state.in_(sorted(REFERRAL_OPEN)), case.feedback_due < day).label("overdue"),
-        )
-        .join(
-            latest,
-            and_(
-                latest.c.owner == case.sender,
-                latest.c.key == case.referral_id,
-                latest.c.party == case.recipient,
-            ),
-        )
-        .join(
-            Transition,
-            and_(
-                Transition.kind == "referral",
-                Transition.owner == latest.c.owner,
-                Transition.key == latest.c.key,
-                Transition.party == latest.c.party,
-                Transition.log_index == latest.c.log_index,
-            ),
-        )
-        .where(*reported_within(case.sent_at, period))
-    )
-    if period.owner is not None:
-        query = query.where(case.sender == period.owner)
-    if partner_id is not None:
-        hidden = state.in_([*sorted(_HELD), ReferralState.REJECTED])
-        query = query.where(
-            or_(case.sender == partner_id, and_(case.recipient == partner_id, not_(hidden)))
-        )
-    return [CaseAsOf(row, row.state, bool(row.overdue)) for row in session.execute(query)]
+    referrals = referrals_as_of(session, period, day)
+    sent, received = [], []
+    for (sender, recipient), pair in referrals.pairs.items():
+        if period.owner is not None and sender != period.owner:
+            continue
+        if partner_id is None or sender == partner_id:
+            sent.append(((sender, recipient), pair))
+        elif recipient == partner_id:
+            received.append(((sender, recipient), pair))
+    return ReferralView(referrals, sent, received, frozenset(s for (s, _), _ in sent))
 
 
-def referral_figures(cases: Sequence[CaseAsOf]) -> dict[str, Any]:
+def _released(pair: Pair) -> int:
+    return sum(n for state, n in pair.by_state.items() if state not in _HIDDEN)
+
+
+def referral_figures(view: ReferralView) -> dict[str, Any]:
     """Released referrals per recipient case (``total``) and per referral (``referrals``);
     rejected and held ones apart; counts by state, category and recipient body; overdue as of
     the cut-off; persons and money of the cases concluded by then.
     """
-    released = [c for c in cases if c.state not in _HELD and c.state != ReferralState.REJECTED]
-    concluded = [c for c in released if c.state == ReferralState.CONCLUDED]
-    delays = [
-        round((c.case.first_feedback_at - c.case.released_at).total_seconds() / 86400, 2)
-        for c in released
-        if c.case.first_feedback_at is not None and c.case.released_at is not None
-    ]
+    pairs = [pair for _, pair in (*view.sent, *view.received)]
+    by_state: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    by_body: Counter[str] = Counter()
+    delays: Counter[int] = Counter()
+    for (_, recipient), pair in (*view.sent, *view.received):
+        by_state.update({s: n for s, n in pair.by_state.items() if s not in _HIDDEN})
+        by_category.update(pair.by_category)
+        by_body[body_of(recipient)] += _released(pair)
+        delays.update(pair.delays)
+    held = sum(pair.by_state[s] for _, pair in view.sent for s in _HELD)
     return {
-        "total": len(released),
-        "referrals": len({(c.case.sender, c.case.referral_id) for c in released}),
-        "rejected": sum(c.state == ReferralState.REJECTED for c in cases),
-        "held": sum(c.state in _HELD for c in cases),
-        "by_state": dict(sorted(Counter(c.state for c in released).items())),
-        "by_category": dict(sorted(Counter(c.case.issue_category for c in released).items())),
-        "by_recipient_body": dict(
-            sorted(Counter(body_of(c.case.recipient) for c in released).items())
-        ),
-        "overdue": sum(c.overdue for c in released),
-        "with_feedback": len(delays),
-        "median_days_to_feedback": round(statistics.median(delays), 2) if delays else None,
-        "concluded": len(concluded),
-        "persons_handled": sum(c.case.persons_handled for c in concluded),
-        "recovered_amount": amount_text(
-            sum((c.case.recovered_amount for c in concluded), Decimal(0))
-        ),
+        "total": sum(_released(p) for p in pairs),
+        "referrals": sum(p.leads for _, p in view.sent)
+        + sum(_released(p) for _, p in view.received),
+        "rejected": sum(pair.by_state[ReferralState.REJECTED] for _, pair in view.sent),
+        "held": held,
+        "by_state": dict(sorted((s, n) for s, n in by_state.items() if n)),
+        "by_category": dict(sorted((c, n) for c, n in by_category.items() if n)),
+        "by_recipient_body": dict(sorted((b, n) for b, n in by_body.items() if n)),
+        "overdue": sum(p.overdue for p in pairs),
+        "with_feedback": sum(delays.values()),
+        "median_days_to_feedback": _median_days(delays),
+        "concluded": by_state[ReferralState.CONCLUDED],
+        "persons_handled": sum(p.persons for p in pairs),
+        "recovered_amount": amount_text(sum((p.recovered for p in pairs), Decimal(0))),
     }
 
 
-def referral_persons(cases: Sequence[CaseAsOf]) -> dict[tuple[str, str], int]:
-    """Persons held accountable per referral, once: a clue two bodies concluded counts the
-    larger of their counts (the same persons, handled by each body), not their sum.
-    """
-    persons: dict[tuple[str, str], int] = {}
-    for c in cases:
-        if c.state == ReferralState.CONCLUDED:
-            key = (c.case.sender, c.case.referral_id)
-            persons[key] = max(persons.get(key, 0), c.case.persons_handled)
-    return persons
+def _median_days(delays: Counter[int]) -> float | None:
+    # The median of days in hundredths, each counted as often as given: for an even count
+    # the mean of the middle two, to two decimals, as ``statistics.median`` would give.
+    count = sum(delays.values())
+    if not count:
+        return None
+    middle = []
+    seen = 0
+    wanted = [(count - 1) // 2, count // 2]
+    for hundredths, n in sorted(delays.items()):
+        while wanted and wanted[0] < seen + n:
+            middle.append(hundredths / 100)
+            wanted.pop(0)
+        seen += n
+    return round(statistics.median(middle), 2)
 
 
 def accountability(
-    groups: Sequence[Mapping[str, Any]], cases: Sequence[CaseAsOf], ledger_scoped: bool
+    groups: Sequence[Mapping[str, Any]], view: ReferralView, ledger_scoped: bool
 ) -> dict[str, Any]:
     """追责问责 persons counted once: the referrals' outcomes, plus what each ledger item adds
     beyond the referral it cites (grouped per cited referral). With a ledger scope, only the
     referrals its items cite count.
     """
-    by_referral = referral_persons(cases)
     uncited = sum(int(g["persons_held_accountable"]) for g in groups if g["referral_id"] is None)
     cited: Counter[tuple[str, str]] = Counter()
     for g in groups:
         if g["referral_id"] is not None:
             cited[(g["owner"], g["referral_id"])] += int(g["persons_held_accountable"])
-    from_referrals = sum(n for key, n in by_referral.items() if not ledger_scoped or key in cited)
-    beyond = sum(max(0, n - by_referral.get(key, 0)) for key, n in cited.items())
+    by_referral = {key: view.persons(key) for key in cited}
+    from_referrals = sum(by_referral.values()) if ledger_scoped else view.all_persons()
+    beyond = sum(max(0, n - by_referral[key]) for key, n in cited.items())
     return {
         "persons": from_referrals + uncited + beyond,
         "from_referrals": from_referrals,
@@ -409,7 +392,7 @@ def stats(
     """
     day = period.day(now)
     ledger = ledger_groups(session, partner_id, period, day)
-    cases = cases_as_of(session, partner_id, period, day)
+    cases = referral_view(session, partner_id, period, day)
     shares, plans = share_figures(session, partner_id, period, day)
     return {
         "from": period.start.isoformat() if period.start else None,

@@ -32,6 +32,7 @@ from exchange.store.models import (
     UtcDateTime,
 )
 from exchange.store.plans import read_in_index_order
+from exchange.supervision.days import hundredths_of_a_day
 from exchange.supervision.overdue import ledger_overdue, referral_overdue
 from exchange.supervision.visibility import (
     HIDDEN_FROM_RECIPIENT,
@@ -44,7 +45,7 @@ def days_to_first_feedback(case: ReferralCase) -> float | None:
     """Days from release to the first feedback, to two decimals."""
     if case.first_feedback_at is None or case.released_at is None:
         return None
-    return round((case.first_feedback_at - case.released_at).total_seconds() / 86400, 2)
+    return hundredths_of_a_day(case.first_feedback_at - case.released_at) / 100
 
 
 def case_view(case: ReferralCase, overdue: bool) -> dict[str, Any]:

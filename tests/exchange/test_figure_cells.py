@@ -20,7 +20,7 @@ from sqlalchemy import select
 from adapters.client import SendResult
 from exchange.hub import Hub
 from exchange.store.models import Base
-from exchange.supervision import cells
+from exchange.supervision import cells, kept
 from exchange.supervision.figures import stats
 from exchange.supervision.scope import Period
 from exchange.supervision.states import LEDGER_DONE
@@ -149,7 +149,7 @@ def scans(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 def cold(hub: Hub) -> dict[tuple[int, str | None], dict[str, Any]]:
     """The same figures from an empty cache."""
-    cells._CACHES.clear()
+    kept.forget()
     return figures(hub)
 
 
@@ -246,8 +246,8 @@ def test_a_cut_off_with_more_cells_than_kept_is_answered_not_kept(
     first = cold(hub)
     monkeypatch.setattr(cells, "CELLS_KEPT", 2)
     assert figures(hub) == first
-    kept = [len(e.cells) for cache in cells._CACHES.values() for e in cache._entries.values()]
-    assert sum(kept) <= 2, kept
+    weights = kept.kept_weights("ledger cells")
+    assert sum(weights) <= 2, weights
     # The same asks again: the cut-offs with more cells than that are scanned again.
     scans.clear()
     assert figures(hub) == first
