@@ -7,7 +7,8 @@ verifies counts against its partner too — the partner's own limit (``partners.
 ``exchange partners set-limit``) or the hub's default (``ratelimit_partner``). Over either,
 the answer is a ``rate-limited`` problem (429) with ``Retry-After`` (RFC 6585 §4, RFC 9110
 §10.2.3) and Flask-Limiter's ``X-RateLimit-*`` headers. Counters live in each process by
-default and in Redis when ``ratelimit_url`` is set (shared by gunicorn workers and nodes).
+default (``limit_counters``) and in Redis when ``ratelimit_url`` is set (shared by gunicorn
+workers and nodes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
+from exchange.api import limit_counters
 from exchange.api.problems import problem_response
 from exchange.config import Config
 from exchange.errors import RateLimited
@@ -36,7 +38,7 @@ def init_limits(app: Flask, config: Config) -> None:
         get_remote_address,
         app=app,
         application_limits=[config.ratelimit_address] if config.ratelimit_address else [],
-        storage_uri=config.ratelimit_url or "memory://",
+        storage_uri=config.ratelimit_url or f"{limit_counters.SCHEME}://",
         key_prefix=config.ratelimit_prefix,
         headers_enabled=True,
         # Redis down: each process counts in memory until it answers again (never a 5xx).
