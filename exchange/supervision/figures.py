@@ -384,6 +384,14 @@ def share_figures(
     }
 
 
+def rectification(
+    session: Session, partner_id: str | None, period: Period, now: datetime
+) -> dict[str, Any]:
+    """``stats()``'s rectification figures alone (the referrals and shares not read)."""
+    day = period.day(now)
+    return rectification_figures(ledger_groups(session, partner_id, period, day))
+
+
 def stats(
     session: Session, partner_id: str | None, period: Period, now: datetime
 ) -> dict[str, Any]:

@@ -61,8 +61,9 @@ PATCH_LIMIT: Final = 2000
 """Referrals with new steps beyond which the sums are made again by a scan."""
 
 _ENTRIES: Final = 32
-_KEPT: Final = 100_000
-"""Cells kept per engine in all."""
+_KEPT: Final = 250_000
+"""Cells kept per engine in all (a cell is about 0.5 KB; a concluded case that held persons
+accountable is a cell of its own)."""
 
 
 def _micros(start: Any, end: Any, dialect: str) -> ColumnElement[int]:

@@ -3,9 +3,9 @@ over every partner or one, for one period and scope; the cards and charts shown 
 the workbook of what is shown.
 
 Nothing here counts anything itself: every number on a card, in a chart and in the workbook
-is read from ``stats()`` answers (the status over time is ``stats()`` at several cut-offs), so
-the dashboard and the API cannot disagree. Charts are Apache ECharts options (plain JSON): the
-page hands them to ``echarts.setOption`` as they are.
+is read from ``stats()`` answers (the status over time is its rectification figures at several
+cut-offs, ``figures.rectification``), so the dashboard and the API cannot disagree. Charts are
+Apache ECharts options (plain JSON): the page hands them to ``echarts.setOption`` as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from exchange.supervision.figures import stats
+from exchange.supervision.figures import rectification, stats
 from exchange.supervision.reports.reading import context, in_order, money, summary_title
 from exchange.supervision.reports.workbook import Block, Cell, Column, Report, Table
 from exchange.supervision.scope import Period
@@ -69,9 +69,7 @@ def dashboard(session: Session, partner_id: str | None, period: Period, now: dat
     over_time = [
         (
             day,
-            stats(session, partner_id, replace(period, as_of=day), now)["rectification"][
-                "by_status"
-            ],
+            rectification(session, partner_id, replace(period, as_of=day), now)["by_status"],
         )
         for day in cut_offs(period, period.day(now))
     ]
