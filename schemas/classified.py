@@ -76,9 +76,26 @@ def contains_marker(text: str) -> bool:
     return _MARKER.search(visible_text(text)) is not None
 
 
+def _folded_into(table: dict[int, Any], wanted: str) -> tuple[str, ...]:
+    # The characters a translation table turns into text holding ``wanted`` (it among them).
+    found = {wanted}
+    for source, target in table.items():
+        shown = chr(target) if isinstance(target, int) else target or ""
+        if wanted in shown:
+            found.add(chr(source))
+    return tuple(sorted(found))
+
+
+# str.translate maps each character on its own and 密 is one character: a text folds into one
+# holding a 密 exactly when it holds one of these.
+_FOLDS_TO_LAST: Final = _folded_into(_FOLD, _LAST)
+
+
 def _may_hold_marker(text: str) -> bool:
     """A quick test with no false negatives: whether NFKC and folding leave a 密 in it."""
-    return _LAST in unicodedata.normalize("NFKC", text).translate(_FOLD)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return any(c in text for c in _FOLDS_TO_LAST)
 
 
 def is_classified_level(value: str) -> bool:

@@ -8,6 +8,7 @@ re-sealed under a new sealing key opens in every process.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -275,13 +276,20 @@ def _order(path: Path) -> tuple[tuple[int, ...], str]:
 
 def _stamp(keys_dir: Path) -> tuple[int, ...]:
     # A key file is written beside the others and renamed into place, which changes the
-    # directory; the ring's inode and size change with every rewrite.
-    directory = keys_dir.stat()
+    # directory; the ring's inode and size change with every rewrite. Read on every
+    # signature and seal: os.stat on the paths as text (pathlib's own costs as much again).
+    directory_path, ring_path = _stamp_paths(keys_dir)
+    directory = os.stat(directory_path)
     try:
-        ring = (keys_dir / SEALING_RING).stat()
+        ring = os.stat(ring_path)
     except FileNotFoundError:
         return (directory.st_mtime_ns, directory.st_ctime_ns)
     return (directory.st_mtime_ns, directory.st_ctime_ns, ring.st_ino, ring.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _stamp_paths(keys_dir: Path) -> tuple[str, str]:
+    return str(keys_dir), str(keys_dir / SEALING_RING)
 
 
 def _sealing_kid(now: datetime) -> str:

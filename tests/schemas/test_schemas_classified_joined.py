@@ -1,13 +1,16 @@
-"""The one-pass marker check over joined texts agrees with checking each text on its own."""
+"""The one-pass marker check over joined texts agrees with checking each text on its own, and
+its quick test with the folded text it stands for.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import contains_marker, find_classified
+from schemas import classified, contains_marker, find_classified
 
 # Marker halves, separators the marker pattern allows, combining marks and NUL: the characters
 # that could make a marker appear across two texts if joining were wrong.
@@ -38,3 +41,21 @@ def test_found_exactly_when_some_single_text_holds_a_marker(payload: dict[str, A
     envelope = {"classification": "internal", "payload": payload}
     expected = any(contains_marker(text) for text in every_text(payload))
     assert (find_classified(envelope) is not None) == expected
+
+
+# Characters that are 密, fold into it or might normalise into it (the CJK compatibility
+# ideographs and the Kangxi radicals), beside any other.
+quick_alphabet = st.one_of(
+    st.sampled_from(list("密宻秘机绝祕國a \u0301\x00")),
+    st.characters(min_codepoint=0xF900, max_codepoint=0xFAFF),
+    st.characters(min_codepoint=0x2F00, max_codepoint=0x2FDF),
+    st.characters(),
+)
+
+
+@settings(max_examples=500)
+@given(st.text(quick_alphabet, max_size=12))
+def test_the_quick_test_is_the_folded_text_holding_the_last_character(text: str) -> None:
+    # Its definition, written out the slow way: NFKC, fold every character, look for 密.
+    folded = unicodedata.normalize("NFKC", text).translate(classified._FOLD)
+    assert classified._may_hold_marker(text) == (classified._LAST in folded)
