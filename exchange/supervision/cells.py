@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from exchange.store.models import LedgerLine, LedgerLineAct
-from exchange.supervision.kept import Kept, Sums, kept_for, moved
+from exchange.supervision.kept import Kept, Source, Sums, kept_for
 from exchange.supervision.scope import (
     Period,
     item_rows,
@@ -176,24 +176,14 @@ def _scan(session: Session, period: Period, day: date, size: int) -> tuple[Cells
     return cells_of(rows), int(rows[0]["log_size"]) if rows else size
 
 
-def _caught_up(
-    session: Session, cells: Cells, start: int, end: int, period: Period, day: date
-) -> Cells | None:
-    # The cells with the items that have lines logged in [start, end) moved from their sums
-    # at the old size to those at the new; None when they are too many for that.
-    keys = changed_items(start, end)
-    changed = session.execute(select(func.count()).select_from(keys)).scalar_one()
-    if changed > PATCH_LIMIT:
-        return None
-    if not changed:
-        return cells
+def _cells_before(
+    session: Session, keys: Subquery, period: Period, day: date, before: int
+) -> Cells:
+    # The changed items' sums per cell as the log stood below ``before``.
     lateral = session.get_bind().dialect.name == "postgresql"
-    parts = []
-    for before in (start, end):
-        statement = cells_before(keys, period, day, before=before, lateral=lateral)
-        with plan_settings(session):
-            parts.append(cells_of(dict(row) for row in session.execute(statement).mappings()))
-    return moved(cells, parts[0], parts[1], _ZERO, "total")
+    statement = cells_before(keys, period, day, before=before, lateral=lateral)
+    with plan_settings(session):
+        return cells_of(dict(row) for row in session.execute(statement).mappings())
 
 
 def changed_items(start: int, end: int) -> Subquery:
@@ -226,12 +216,17 @@ def _reported_within(rows: list[Select[Any]], period: Period) -> Subquery:
     return select(seen).where(*reported_within(seen.c.first_reported_at, period)).subquery()
 
 
-def _cache() -> Kept[Cells]:
-    # Looked up when called, so that the limits are those of the moment.
+def _cache() -> Kept:
     return Kept(
-        lambda *args: _scan(*args),
-        lambda *args: _caught_up(*args),
-        len,
+        Source(
+            scan=lambda *args: _scan(*args),
+            changed=changed_items,
+            before=_cells_before,
+            zero=_ZERO,
+            count="total",
+            limit=lambda: PATCH_LIMIT,
+            derive=lambda sums: None,
+        ),
         entries=_ENTRIES,
         budget=lambda: CELLS_KEPT,
     )

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from exchange.store.models import ReferralCase, Transition
 from exchange.supervision.days import HUNDREDTH_OF_A_DAY
-from exchange.supervision.kept import Entry, Kept, Sums, kept_for, moved
+from exchange.supervision.kept import Kept, Source, Sums, kept_for
 from exchange.supervision.scope import Period, plan_settings, reported_within
 from exchange.supervision.states import REFERRAL_OPEN, ReferralState
 from exchange.supervision.visibility import HIDDEN_FROM_RECIPIENT
@@ -214,31 +214,25 @@ def changed_referrals(start: int, end: int) -> Subquery:
     )
 
 
-def _caught_up(
-    session: Session, sums: Sums, start: int, end: int, period: Period, day: date
-) -> Sums | None:
-    # The sums with the referrals that have steps logged in [start, end) moved from their
-    # cases at the old size to those at the new; None when they are too many for that.
-    keys = changed_referrals(start, end)
-    changed = session.execute(select(func.count()).select_from(keys)).scalar_one()
-    if changed > PATCH_LIMIT:
-        return None
-    if not changed:
-        return sums
+def _sums_before(session: Session, keys: Subquery, period: Period, day: date, before: int) -> Sums:
+    # Every case of the changed referrals, summed as the log stood below ``before``.
     dialect = session.get_bind().dialect.name
-    parts = []
-    for before in (start, end):
-        rows = case_rows(period, day, dialect=dialect, keys=keys, before=before)
-        with plan_settings(session):
-            parts.append(_sums_of(session.execute(sums_statement(rows, day))))
-    return moved(sums, parts[0], parts[1], _ZERO, "cases")
+    rows = case_rows(period, day, dialect=dialect, keys=keys, before=before)
+    with plan_settings(session):
+        return _sums_of(session.execute(sums_statement(rows, day)))
 
 
-def _cache() -> Kept[Sums]:
+def _cache() -> Kept:
     return Kept(
-        lambda *args: _scan(*args),
-        lambda *args: _caught_up(*args),
-        len,
+        Source(
+            scan=lambda *args: _scan(*args),
+            changed=changed_referrals,
+            before=_sums_before,
+            zero=_ZERO,
+            count="cases",
+            limit=lambda: PATCH_LIMIT,
+            derive=_referrals,
+        ),
         entries=_ENTRIES,
         budget=lambda: _KEPT,
     )
@@ -296,9 +290,6 @@ def referrals_as_of(session: Session, period: Period, day: date) -> Referrals:
     """Every case as of ``day`` within the period's range, from the cache of the session's
     engine.
     """
-    entry: Entry[Sums] = kept_for(session, "referral sums", _cache).entry(session, period, day)
-    found = entry.derived.get("referrals")
-    if found is None:
-        found = entry.derived["referrals"] = _referrals(entry.sums)
-    assert isinstance(found, Referrals)
-    return found
+    derived = kept_for(session, "referral sums", _cache).entry(session, period, day).derived
+    assert isinstance(derived, Referrals)
+    return derived
