@@ -19,16 +19,29 @@ from keys.errors import KeyFormatError, SignatureInvalid
 _KEY_SIZE = 32
 _SIGNATURE_SIZE = 64
 _JWK_ALGS = frozenset({"Ed25519", "EdDSA"})
+# RFC 8032 §5.1: the field's prime. §5.1.3 decodes y from the low 255 bits and fails at y ≥ p.
+_P = 2**255 - 19
+_Y_BITS = (1 << 255) - 1
+# y of the eight points of small order (orders 1, 2, 4 and 8; x's sign aside): the identity
+# (y = 1), (0, -1), (±√-1, 0), and the four of order 8 at y = ±c.
+_C = 0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7
+_SMALL_ORDER_Y = frozenset({1, _P - 1, 0, _C, _P - _C})
 
 
 class VerifyingKey:
-    """An Ed25519 public key."""
+    """An Ed25519 public key: never a point of small order, never a non-canonical encoding."""
 
     __slots__ = ("_key", "_raw")
 
     def __init__(self, key: Ed25519PublicKey) -> None:
+        raw = key.public_bytes_raw()
+        # Under a small-order point (the identity, say) the signature (R = identity, S = 0)
+        # verifies for every message, so whoever registers one may disown anything "signed"
+        # with it. No honest key is one: RFC 8032 §5.1.5 makes A = [s]B.
+        if _small_order_or_non_canonical(raw):
+            raise KeyFormatError("Ed25519 public key is a small-order or non-canonical point")
         self._key = key
-        self._raw = key.public_bytes_raw()
+        self._raw = raw
 
     @classmethod
     def from_pem(cls, data: bytes) -> VerifyingKey:
@@ -172,6 +185,11 @@ class SigningKey:
 
     def __repr__(self) -> str:
         return f"SigningKey(public={self._public!r})"
+
+
+def _small_order_or_non_canonical(raw: bytes) -> bool:
+    y = int.from_bytes(raw, "little") & _Y_BITS
+    return y >= _P or y in _SMALL_ORDER_Y
 
 
 KeyResolver = Callable[[str], VerifyingKey]

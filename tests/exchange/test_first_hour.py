@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from sqlalchemy import text
 
 from exchange.app import create_app
 from exchange.config import Config
@@ -81,6 +82,14 @@ def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def _identity_pem() -> bytes:
+    # The neutral point: under it (R = identity, S = 0) "verifies" for every message.
+    identity = ed25519.Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31))
+    return identity.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
 @pytest.mark.parametrize(
     ("make", "said"),
     [
@@ -88,8 +97,9 @@ def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
         (lambda: _pem(rsa.generate_private_key(65537, 2048)), "RSA, not Ed25519"),
         (lambda: _pem(ec.generate_private_key(ec.SECP256R1())), "not Ed25519"),
         (lambda: b"hello", "not a PEM public key"),
+        (lambda: _identity_pem(), "small-order"),
     ],
-    ids=["private", "rsa", "ec", "not-pem"],
+    ids=["private", "rsa", "ec", "not-pem", "small-order"],
 )
 def test_partners_add_refuses_what_is_no_ed25519_public_key(
     hub: Hub, hub_home: Path, database_url: str, tmp_path: Path, make: object, said: str
@@ -123,3 +133,24 @@ def test_request_signature_refusals_say_which_check_failed(
     assert re.search(r"-100[01] s", skew) and "±300 s" in skew and "clock" in skew
     answer = signed_request(base_url, audit, "GET", "/v1/inbox", kid="audit.yanliang")
     assert problem_code(answer) == "unknown-key"
+
+
+def test_a_small_order_key_written_into_the_store_behind_the_hub_may_not_sign(
+    base_url: str, hub: Hub, partners: Partners
+) -> None:
+    # The hub refuses such a key at `partners add`; one put in by SQL is refused at use,
+    # with the answer a revoked key gets, and the request leaves nothing behind.
+    audit = partners["audit"]
+    with hub.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE partner_keys SET public_key = :raw WHERE kid = :kid"),
+            {"raw": bytes([1]) + bytes(31), "kid": audit.kid},
+        )
+    answer = signed_request(base_url, audit, "GET", "/v1/inbox")
+    assert answer.status_code == 401, answer.text
+    assert "revoked or not valid" in answer.json()["detail"]
+    body = json.dumps(audit.sign(examples.rectification_example())).encode()
+    refused = signed_request(base_url, audit, "POST", "/v1/messages", body=body)
+    assert refused.status_code == 401, refused.text
+    with hub.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM messages")).scalar_one() == 0

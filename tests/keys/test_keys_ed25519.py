@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import stat
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from joserfc.jwk import KeySet, OKPKey
 
 from keys import (
@@ -297,3 +298,54 @@ def test_jwk_set_skips_foreign_key_types_and_refuses_bad_members() -> None:
         keys_from_jwk_set({"keys": "nope"})
     with pytest.raises(KeyFormatError):
         keys_from_jwk_set({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]})
+
+
+# The eight points of small order (RFC 8032 §5.1.3 encodings), the last three with y ≥ p:
+# the encodings libsodium refuses. Under any of them a cofactorless check can pass a
+# signature that no private key made.
+SMALL_ORDER = [
+    "0100000000000000000000000000000000000000000000000000000000000000",  # the identity
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2
+    "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+    "0000000000000000000000000000000000000000000000000000000000000080",  # order 4
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p + 1
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p
+]
+
+
+@pytest.mark.parametrize("encoded", SMALL_ORDER)
+def test_small_order_or_non_canonical_keys_refused_in_every_form(encoded: str) -> None:
+    raw = bytes.fromhex(encoded)
+    with pytest.raises(KeyFormatError, match="small-order or non-canonical"):
+        VerifyingKey.from_raw(raw)
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
+    with pytest.raises(KeyFormatError):
+        VerifyingKey.from_jwk(jwk)
+
+
+def test_identity_key_refused_from_pem_although_openssl_loads_it() -> None:
+    identity = bytes.fromhex(SMALL_ORDER[0])
+    pem = ed25519.Ed25519PublicKey.from_public_bytes(identity).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(KeyFormatError, match="small-order"):
+        VerifyingKey.from_pem(pem)
+
+
+# L, the order of the prime-order group (RFC 8032 §5.1).
+_L = 2**252 + 27742317777372353535851937790883648493
+
+
+@pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032_VECTORS)
+def test_signature_with_s_not_below_l_refused(
+    secret: str, public: str, message: str, signature: str
+) -> None:
+    # RFC 8032 §5.1.7 step 1: S + L passes the group equation, so a check that skips S < L
+    # takes a second signature for the same message (malleability).
+    given = bytes.fromhex(signature)
+    s = int.from_bytes(given[32:], "little")
+    malleated = given[:32] + (s + _L).to_bytes(32, "little")
+    with pytest.raises(SignatureInvalid):
+        VerifyingKey.from_raw(bytes.fromhex(public)).verify(malleated, bytes.fromhex(message))
