@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from keys._b64 import b64url_decode, b64url_encode
@@ -13,6 +14,8 @@ SIGNING_ALG = "Ed25519"
 # "Ed25519" is the fully specified name of RFC 9864; "EdDSA" is RFC 8037's older name.
 ACCEPTED_ALGS = frozenset({"Ed25519", "EdDSA"})
 _MAX_HEADER_CHARS = 4096
+# Protected headers decoded and checked, by segment: one signer's tokens share one header.
+_HEADERS_KEPT = 256
 
 
 class _Parsed(NamedTuple):
@@ -96,9 +99,15 @@ def _parse(token: str) -> _Parsed:
     header_segment, payload_segment, signature_segment = parts
     if len(header_segment) > _MAX_HEADER_CHARS:
         raise SignatureInvalid("protected header too large")
-    header = _decode_header(_decode_segment(header_segment, "header"))
+    header = dict(_checked_header(header_segment))  # a copy: the caller may change it
     signature = _decode_segment(signature_segment, "signature")
     return _Parsed(header_segment, payload_segment, signature, header)
+
+
+@lru_cache(maxsize=_HEADERS_KEPT)
+def _checked_header(header_segment: str) -> dict[str, Any]:
+    # A segment that fails raises each time: only good headers are kept.
+    return _decode_header(_decode_segment(header_segment, "header"))
 
 
 def _decode_segment(segment: str, what: str) -> bytes:

@@ -349,3 +349,24 @@ def test_sign_refuses_empty_kid_or_typ() -> None:
         sign_detached(CONTENT, KEY, kid="", typ=TYP)
     with pytest.raises(ValueError):
         sign_compact(CONTENT, KEY, kid=KID, typ="")
+
+
+def test_a_header_returned_and_changed_does_not_change_the_next_verification() -> None:
+    # Decoded headers are kept by segment; each caller gets its own copy.
+    token = sign_detached(CONTENT, KEY, kid=KID, typ=TYP)
+    first = verify_detached(token, CONTENT, RESOLVE, typ=TYP)
+    first["typ"] = "something-else"
+    first["kid"] = "nobody#1"
+    assert verify_detached(token, CONTENT, RESOLVE, typ=TYP) == {
+        "alg": "Ed25519",
+        "kid": KID,
+        "typ": TYP,
+    }
+    assert unverified_header(token)["kid"] == KID
+
+
+def test_a_bad_header_is_refused_every_time_it_comes() -> None:
+    token = forge(b'{"alg":"Ed25519","kid":"a#1","kid":"b#1"}', raw=True)
+    for _ in range(3):
+        with pytest.raises(SignatureInvalid, match="duplicate"):
+            verify_detached(token, CONTENT, RESOLVE)
