@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from exchange.admin import accounts
 from exchange.admin.accounts import (
     MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_ADDRESS,
@@ -19,6 +20,7 @@ from exchange.admin.accounts import (
     authenticate,
     disable_account,
     reset_password,
+    scripted_reviewer,
     signed_in,
 )
 from exchange.errors import BadRequest, ClassifiedContentRefused, InvalidTransition, RateLimited
@@ -320,3 +322,41 @@ def test_a_reset_password_ends_earlier_sessions(hub: Hub) -> None:
         assert signed_in(session, zhang.id, later + timedelta(seconds=1)) == zhang
     with pytest.raises(SignInRefused):
         authenticate(hub.sessions, "张三", PASSWORD, address="z", via="cli", now=later)
+
+
+def test_a_scripted_reviewer_has_no_password_until_one_is_set(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo's and the tests' reviewers act without signing in: no password is made (and
+    # none hashed) for them, so none signs in as them — not even the stored text itself.
+    hashed: list[str] = []
+    real = accounts._HASHER
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        def verify(self, stored: str, password: str) -> bool:
+            hashed.append(stored)
+            return real.verify(stored, password)
+
+    monkeypatch.setattr(accounts, "_HASHER", Counting())
+    with hub.sessions.begin() as session:
+        zhang = scripted_reviewer(session, "张三", now=hub.now())
+    with hub.sessions() as session:
+        stored = session.scalars(select(Account.password_hash)).one()
+    assert not stored.startswith("$argon2")
+    now = hub.now()
+    for guess in (stored, "", PASSWORD):
+        with pytest.raises(SignInRefused):
+            authenticate(hub.sessions, "张三", guess, address="a", via="cli", now=now)
+    failed = [e for e in entries(hub) if e["action"] == "account:login-failed"]
+    assert [e["reason"] for e in failed] == ["password"] * 3  # as a wrong password is
+    # Each refusal paid for one argon2 check, as a wrong password does: the time taken does
+    # not tell that the account has none.
+    assert len(hashed) == 3 and all(h.startswith("$argon2id$") for h in hashed)
+    with hub.sessions.begin() as session:
+        assert scripted_reviewer(session, "张三", now=now) == zhang  # found, not made again
+        reset_password(session, "张三", password=PASSWORD, actor="cli", now=now)
+    later = now + timedelta(seconds=1)
+    assert authenticate(hub.sessions, "张三", PASSWORD, address="b", via="cli", now=later) == zhang
