@@ -5,9 +5,10 @@ streams and exit status, nothing shared with the test — but it does not pay th
 again: about 1.5 s of CPU a command, which is most of what the CLI tests cost. The pre-importing
 process (the zygote) is single-threaded, so forking it is safe; it serves one test process.
 
-``serve`` and ``worker`` are not forked: prometheus-client picks its multi-process mode when it
-is imported (``exchange.main``), so they run as fresh processes, as do all commands when
-``EXCHANGE_TEST_FORK_CLI=0``.
+``serve`` and a running ``worker`` are not forked: prometheus-client picks its multi-process
+mode when it is imported (``exchange.main``), so they run as fresh processes, as do all commands
+when ``EXCHANGE_TEST_FORK_CLI=0``. ``worker --once`` is forked unless the test sets the metrics
+directory: its one pass is what the test looks at, not what it counts.
 
 The protocol on the zygote's stdin/stdout is one JSON object a line each way.
 """
@@ -70,6 +71,10 @@ def run_cli(
 def _forkable(program: str, args: tuple[str, ...], env: dict[str, str]) -> bool:
     if os.environ.get("EXCHANGE_TEST_FORK_CLI", "1") == "0" or program not in PROGRAMS:
         return False
+    if args[:1] == ("worker",) and "--once" in args:
+        # One pass, then exit: what it counts dies with it either way (a test that reads the
+        # worker's metrics runs it unforked, with the directory set).
+        return "PROMETHEUS_MULTIPROC_DIR" not in env
     return not (set(args[:1]) & _UNFORKED) and "PROMETHEUS_MULTIPROC_DIR" not in env
 
 
