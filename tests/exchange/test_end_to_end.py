@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,9 +17,9 @@ from adapters import ExchangeClient
 from keys import jws, load_signing_key, static_resolver
 from keys.ed25519 import VerifyingKey
 from schemas import envelope_sha256, examples
+from tests.forked_cli import run_cli
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
-PARTNER_CLI = str(Path(sys.executable).parent / "exchange-partner")
 BODIES = {
     "audit.yanliang": "燕良区审计局",
     "discipline.yanliang": "燕良区纪委监委",
@@ -38,9 +37,8 @@ def free_port() -> int:
 
 
 def run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [EXCHANGE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    """``exchange *args`` in a process of its own (forked from the CLI zygote); its output."""
+    done = run_cli("exchange", args, env)
     assert done.returncode == 0, f"exchange {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
 
@@ -52,8 +50,8 @@ def test_four_bodies_exchange_all_five_types(
     clients: dict[str, ExchangeClient] = {}
     for partner_id, name in BODIES.items():
         kid = f"{partner_id}#2026-11"
-        keygen = [PARTNER_CLI, "keygen", "--kid", kid, "--out", str(tmp_path / "keys")]
-        subprocess.run(keygen, env=env, capture_output=True, timeout=60, check=True)
+        keygen = ("keygen", "--kid", kid, "--out", str(tmp_path / "keys"))
+        assert run_cli("exchange-partner", keygen, env).returncode == 0
         stem = kid.replace("#", "_")
         run(
             env,
