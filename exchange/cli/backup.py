@@ -4,7 +4,6 @@ beside it, and a restore that ends with the checks of ``exchange log verify``.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -123,7 +122,7 @@ def _verify(the_hub: Hub, checkpoint: dict[str, object] | None) -> None:
             the_hub.config.database_url,
             HubTrust.load(the_hub.config.keys_dir),
             the_hub.config.keys_dir,
-            jobs=os.cpu_count() or 1,
+            jobs=None,
         )
     except IntegrityFailure as failure:
         click.echo(f"FAILED at log index {failure.index}: {failure.reason}", err=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -30,8 +29,8 @@ def log_group() -> None:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
-    show_default="the number of CPUs",
+    default=None,
+    show_default="one per CPU, fewer for a short log: one per 5,000 entries",
     help="Processes that check index ranges of the log side by side.",
 )
 @click.option(
@@ -53,7 +52,7 @@ def log_group() -> None:
     show_default=True,
     help="Seconds between progress lines when stderr is not a terminal (a bar when it is).",
 )
-def log_verify(jobs: int, since: str, progress_every: float) -> None:
+def log_verify(jobs: int | None, since: str, progress_every: float) -> None:
     """Recompute every entry, the tree, every checkpoint and every message digest."""
     the_hub = hub()
     home = the_hub.config.home

@@ -16,7 +16,12 @@ from exchange.hub import Hub
 from exchange.store.models import Checkpoint, LogEntry, Message
 from exchange.transparency.checks import IntegrityFailure
 from exchange.transparency.marker import MARKER_FILE, read_mark
-from exchange.transparency.parallel import LogVerification, verify_log
+from exchange.transparency.parallel import (
+    ENTRIES_PER_JOB,
+    LogVerification,
+    jobs_that_pay,
+    verify_log,
+)
 from exchange.transparency.verify import verify_store
 from exchange.transparency.window import sign_checkpoint
 from keys import leaf_hash
@@ -57,7 +62,9 @@ def reference(hub: Hub) -> str:
     return f"ok {report.entries} {report.checkpoints} {report.messages} {report.root_hash}"
 
 
-def fast(hub: Hub, jobs: int, since: int = 0, pinned: bytes | None = None) -> LogVerification:
+def fast(
+    hub: Hub, jobs: int | None, since: int = 0, pinned: bytes | None = None
+) -> LogVerification:
     """The fast verifier over the hub's store, with the hub's keys."""
     url, keys = hub.config.database_url, hub.config.keys_dir
     return verify_log(url, hub.trust, keys, jobs=jobs, since=since, pinned_root=pinned)
@@ -87,6 +94,25 @@ def test_a_good_store_passes_both_with_the_same_figures(store: list[str], hub: H
     assert verdict(lambda: fast(hub, 1)) == wanted
     assert verdict(lambda: fast(hub, 2)) == wanted
     assert fast(hub, 2).verified_checkpoint is not None
+    # Unasked, a log this short is checked in this process: a job would cost more than it saves.
+    assert verdict(lambda: fast(hub, None)) == wanted
+    assert fast(hub, None).jobs == 1 and fast(hub, 2).jobs == 2
+
+
+@pytest.mark.parametrize(
+    ("entries", "cpus", "jobs"),
+    [
+        (0, 2, 1),
+        (ENTRIES_PER_JOB - 1, 2, 1),
+        (2 * ENTRIES_PER_JOB - 1, 2, 1),
+        (2 * ENTRIES_PER_JOB, 2, 2),
+        (10**6, 2, 2),
+        (3 * ENTRIES_PER_JOB, 8, 3),
+        (10**6, 1, 1),
+    ],
+)
+def test_jobs_are_started_only_where_they_pay(entries: int, cpus: int, jobs: int) -> None:
+    assert jobs_that_pay(entries, cpus) == jobs
 
 
 def test_a_checkpoint_of_the_empty_log_passes(hub: Hub) -> None:
