@@ -2,7 +2,9 @@
 
 Reports messages/s and p50/p99 latency for single and batch submissions, next to the floor
 measured in the same run: verifying one JWS and one HTTP signature and signing one receipt per
-message, in one process. Usage (from the repo root):
+message, in one process. With wrk it also loads ``GET /healthz`` on the same hub: what the HTTP
+stack alone (gunicorn, Flask, the limiter, no signature, no database) serves on these cores, the
+ceiling no submission can pass. Usage (from the repo root):
 
     .venv/bin/python bench/ingest.py --database sqlite
     .venv/bin/python bench/ingest.py --database postgresql
@@ -335,6 +337,23 @@ def drive_wrk(
     return (figures["requests"], figures["seconds"], figures["p50"] / 1000, figures["p99"] / 1000)
 
 
+def stack_ceiling(base_url: str, connections: int, seconds: int) -> float:
+    """Requests/s of ``GET /healthz`` on the same hub with wrk: what the HTTP stack alone
+    (gunicorn, Flask, the limiter, the app's hooks) serves on these cores, with no signature,
+    no body and no database.
+    """
+    done = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", base_url + "/healthz"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if "Non-2xx" in done.stdout:
+        raise SystemExit(f"GET /healthz was refused under load:\n{done.stdout}")
+    line = next(row for row in done.stdout.splitlines() if row.startswith("Requests/sec:"))
+    return float(line.split()[1])
+
+
 def floor(count: int) -> float:
     """Messages/s for the bare crypto: verify JWS + verify HTTP signature + sign a receipt."""
     sender, hub_key = SigningKey.generate(), SigningKey.generate()
@@ -479,10 +498,13 @@ def main() -> None:
             ]
             seconds, latencies = drive_rate(prepared, args.rate, created)
             offered = (count, seconds, percentile(latencies, 50), percentile(latencies, 99))
+        ceiling = (
+            stack_ceiling(hub.url, args.concurrency, args.seconds) if args.driver == "wrk" else None
+        )
     finally:
         hub.stop()
 
-    report(args, floor_rate, single, batch, offered)
+    report(args, floor_rate, single, batch, offered, ceiling)
 
 
 def report(
@@ -491,6 +513,7 @@ def report(
     single: tuple[int, float, float, float],
     batch: tuple[int, float, float, float],
     offered: tuple[int, float, float, float] | None,
+    ceiling: float | None,
 ) -> None:
     """Print the run's figures as a Markdown table."""
     print(
@@ -517,6 +540,13 @@ def report(
         print(
             f"single at {args.rate:g} requests/s offered (open loop, {answered} requests in "
             f"{seconds:.1f} s): p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+        )
+    if ceiling is not None:
+        answered, seconds = single[0], single[1]
+        print(
+            f"the HTTP stack alone (wrk, GET /healthz, {args.concurrency} connections): "
+            f"{ceiling:,.0f} requests/s = {ceiling / floor_rate:.2f} of the floor; "
+            f"single submissions ran at {answered / seconds / ceiling:.2f} of it"
         )
 
 
