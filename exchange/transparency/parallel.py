@@ -80,8 +80,8 @@ def verify_log(
 ) -> LogVerification:
     """Every check of ``verify_store`` over entries from the newest checkpoint at or below
     ``since`` on, in ``jobs`` processes (``None``: as many as pay, up to one per CPU); raise
-    ``IntegrityFailure``. ``pinned_root``: the
-    checkpoint at ``since`` must still have this root (what an earlier run verified).
+    ``IntegrityFailure``. ``pinned_root``: the checkpoint at ``since`` must still have this
+    root (what an earlier run verified).
     """
     if jobs is not None and jobs < 1:
         raise ValueError("jobs must be at least 1")
