@@ -138,9 +138,13 @@ class Intake:
 
         The answer comes once the group it was stored with has committed.
         """
-        checked = self.check(partner_id, item, lookup=lookup, now=now)
+        checked = self.check(partner_id, item, lookup=lookup, now=now, trust=self.trust)
         if isinstance(checked, Outcome):
             return checked
+        # The read session's connection goes back to the pool before the wait: a request
+        # waiting for its group holds none, so the group's writer always finds one (on
+        # PostgreSQL reads and writes share one pool; 15 waiting requests would empty it).
+        lookup.session.close()
         result = self._groups.commit(checked, now)
         if isinstance(result, ExchangeError):
             raise result
@@ -152,9 +156,10 @@ class Intake:
         """Check every item on its own, then store the good ones in one transaction."""
         results: list[Outcome | ExchangeError | None] = []
         good: list[Checked] = []
+        trust = self.trust.pinned()
         for item in items:
             try:
-                checked = self.check(partner_id, item, lookup=lookup, now=now)
+                checked = self.check(partner_id, item, lookup=lookup, now=now, trust=trust)
             except ExchangeError as refusal:
                 results.append(refusal)
                 continue
@@ -163,11 +168,12 @@ class Intake:
             else:
                 good.append(checked)
                 results.append(None)
+        lookup.session.close()  # as in submit: no read connection held while it writes
         stored = iter(self._store(good, now=now)) if good else iter(())
         return [next(stored) if r is None else r for r in results]
 
     def check(
-        self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime
+        self, partner_id: str, item: Any, *, lookup: KeyLookup, now: datetime, trust: HubTrust
     ) -> Checked | Outcome:
         """Everything before the write: shape, size, signature, schema, sender, route.
 
@@ -196,7 +202,7 @@ class Intake:
             if prior is None:
                 raise
             return prior
-        sealed = self.trust.sealing.seal(canonical, aad=envelope.id.encode())
+        sealed = trust.sealing.seal(canonical, aad=envelope.id.encode())
         pushed = frozenset(lookup.pushed_partners(envelope.recipients))
         return Checked(envelope, canonical, digest, signature, kid, agreement, sealed, pushed)
 
@@ -236,6 +242,7 @@ class Intake:
         concerned = lifecycles.reads((c.envelope for c in batch), dialect)
         known_read = (_known(dialect), {"ids": sorted({c.envelope.id for c in batch})})
         results: list[Outcome | ExchangeError] = []
+        trust = self.trust.pinned()
         with (
             self.store.transaction() as tx,
             log_window(tx, now, self.notary, [known_read, *(r for _, r in concerned)]) as window,
@@ -243,7 +250,7 @@ class Intake:
             known = {row["id"]: row for row in window.reads[0]}
             state = lifecycles.load([m for m, _ in concerned], window.reads[1:], now=now)
             for checked in batch:
-                results.append(self._store_one(window, state, known, checked, now))
+                results.append(self._store_one(window, state, known, checked, trust, now))
             window.changes.merge(state.changes)
         return results
 
@@ -253,6 +260,7 @@ class Intake:
         state: LifecycleState,
         known: dict[str, dict[str, Any]],
         checked: Checked,
+        trust: HubTrust,
         now: datetime,
     ) -> Outcome | ExchangeError:
         prior = known.get(checked.envelope.id)
@@ -274,7 +282,7 @@ class Intake:
             lifecycle.check(state, checked.envelope)
         except ExchangeError as refusal:
             return refusal
-        outcome = store_message(window, state, lifecycle, checked, trust=self.trust, now=now)
+        outcome = store_message(window, state, lifecycle, checked, trust=trust, now=now)
         known[outcome.id] = {
             "envelope_sha256": checked.digest,
             "receipt_status": outcome.status,

@@ -111,6 +111,14 @@ class HubTrust:
         current = self.current
         return jws.sign_compact(payload, current.signing_key, kid=current.kid, typ=typ)
 
+    def pinned(self) -> HubTrust:
+        """These keys as the directory holds them now, never read again: what one request or
+        one transaction signs and seals with, so that it checks the directory once, not once
+        a signature (a rotation takes effect from the next one).
+        """
+        keys = self._fresh()
+        return HubTrust(keys.hub_keys, keys.sealing, self._pii_key, retired=keys.retired)
+
     def person_hmac(self, id_number: str) -> str:
         """Keyed hash of an ID number: matches the same person across messages, reveals nothing."""
         return hmac.new(self._pii_key, id_number.upper().encode(), hashlib.sha256).hexdigest()

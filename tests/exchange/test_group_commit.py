@@ -25,6 +25,7 @@ import requests
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
+from adapters import HubError
 from exchange.config import Config
 from exchange.errors import DuplicateConflict, ExchangeError, InvalidTransition, Unavailable
 from exchange.hub import Hub
@@ -248,6 +249,36 @@ def test_concurrent_http_submissions_are_grouped_and_all_logged(
     assert len({r.log_index for r in receipts}) == 64
     with hub.readers() as session:
         verify_store(session, hub.trust)
+        stored = dict(session.execute(select(Message.id, Message.log_index)).all())
+    assert stored == {r.id: r.log_index for r in receipts}
+
+
+def test_more_waiting_submissions_than_pooled_connections_all_commit(
+    base_url: str, hub: Hub, partners: dict[str, PartnerKeys]
+) -> None:
+    # 48 requests in flight at once in one process (the test server has a thread per
+    # request), three times the 15 connections of its pool (store/db.py): none may hold one
+    # while it waits for its group, or the group's writer finds none left and every request
+    # times out.
+    audit = partners["audit"].client(base_url)
+    clients = 48
+    barrier = threading.Barrier(clients)
+
+    def send(n: int) -> Any:
+        barrier.wait()
+        return audit.send(line(f"POOL-{n}"))
+
+    def send_batch(n: int) -> list[Any]:
+        barrier.wait()
+        return audit.send_batch([line(f"POOL-B{n}-{k}") for k in range(2)])
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        receipts = list(pool.map(send, range(clients)))
+        # A batch request writes in its own thread: it too must have let its read go.
+        receipts += [r for batch in pool.map(send_batch, range(clients)) for r in batch]
+    assert not [r for r in receipts if isinstance(r, HubError)]
+    assert len({r.log_index for r in receipts}) == 3 * clients
+    with hub.readers() as session:
         stored = dict(session.execute(select(Message.id, Message.log_index)).all())
     assert stored == {r.id: r.log_index for r in receipts}
 

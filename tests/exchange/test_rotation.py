@@ -92,6 +92,28 @@ def test_keys_are_ordered_by_their_label_and_a_second_key_of_one_second_is_refus
     assert len(trust.jwks()["keys"]) == 3
 
 
+def test_a_pinned_trust_keeps_the_keys_of_its_moment_and_the_live_one_moves_on(
+    tmp_path: Path,
+) -> None:
+    # What one request or one transaction signs and seals with: read once, when it begins.
+    keys_dir = tmp_path / "keys"
+    now = datetime(2026, 12, 4, 5, 0, 0, tzinfo=UTC)
+    HubTrust.ensure(keys_dir, now=now)
+    live = HubTrust.load(keys_dir)
+    pinned = live.pinned()
+    rotated = add_hub_key(keys_dir, now=now)
+    add_sealing_key(keys_dir, now=now + timedelta(days=1))
+    assert live.current.kid == rotated.kid
+    assert pinned.current.kid == "hub#2026-12"
+    assert kid_of(pinned.sign_compact(b"{}", RECEIPT_TYP)) == "hub#2026-12"
+    assert kid_of(live.sign_compact(b"{}", RECEIPT_TYP)) == rotated.kid
+    assert pinned.sealing.primary_kid != live.sealing.primary_kid
+    sealed = pinned.sealing.seal(b"payload", aad=b"id")
+    assert live.sealing.open(sealed, aad=b"id") == b"payload"  # the old key still opens
+    assert pinned.person_hmac("110101199003074518") == live.person_hmac("110101199003074518")
+    assert live.pinned().current.kid == rotated.kid
+
+
 def test_rotate_hub_while_serving(served_hub: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     url, env = served_hub
     the_hub = served(env)
