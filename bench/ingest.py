@@ -306,28 +306,29 @@ def drive_wrk(
             f"[{_lua_string(k.encode())}] = {_lua_string(v.encode())}" for k, v in headers.items()
         )
         entries.append(f'wrk.format("POST", "{path}", {{{header_table}}}, {_lua_string(body)})')
-    script = Path(tempfile.mkdtemp(prefix="exchange-wrk-")) / "ingest.lua"
-    script.write_text(_WRK_SCRIPT % {"requests": ",\n".join(entries), "status": status})
     base = "{0.scheme}://{0.netloc}".format(urlsplit(requests_[0][0]))
-    done = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "1",
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds}s",
-            "--timeout",
-            "60s",
-            "-s",
-            str(script),
-            base,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="exchange-wrk-") as scratch:  # removed after
+        script = Path(scratch) / "ingest.lua"
+        script.write_text(_WRK_SCRIPT % {"requests": ",\n".join(entries), "status": status})
+        done = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                "1",
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                "60s",
+                "-s",
+                str(script),
+                base,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     line = next(row for row in done.stdout.splitlines() if row.startswith("WRK "))
     figures = json.loads(line[4:])
     if figures["exhausted"]:

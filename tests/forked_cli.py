@@ -199,6 +199,10 @@ def _child(request: dict[str, Any]) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
+        # What the interpreter runs at exit, as the command's own process would: among them
+        # multiprocessing's removal of its temporary directory (a job pool's fork server).
+        with contextlib.suppress(Exception):
+            atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # a closed stream takes no more
                 stream.flush()

@@ -33,8 +33,9 @@ def partner_cli(*args: str, home: Path | None = None) -> subprocess.CompletedPro
     fresh one unless ``home`` is given: never the developer's); return what happened.
     """
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
-    env["EXCHANGE_PARTNER_HOME"] = str(home or tempfile.mkdtemp(prefix="exchange-partner-"))
-    return run_cli("exchange-partner", args, {**env, "PYTHONIOENCODING": "utf-8"})
+    with tempfile.TemporaryDirectory(prefix="exchange-partner-") as fresh:  # removed after
+        env["EXCHANGE_PARTNER_HOME"] = str(home or fresh)
+        return run_cli("exchange-partner", args, {**env, "PYTHONIOENCODING": "utf-8"})
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
