@@ -429,3 +429,26 @@ def test_entries_hold_ids_and_digests_never_names_or_id_numbers(
     for secret in secrets:
         assert secret.encode() not in logged, secret
     assert referral["id"].encode() in logged
+
+
+def test_verify_names_the_first_message_of_a_key_altered_in_the_store_to_a_weak_one(
+    busy_log: list[str], hub_cli: Cli, hub: Hub
+) -> None:
+    # A small-order key (no key the hub registers) put in by SQL: one line naming the first
+    # message it signed, not a traceback.
+    with hub.sessions() as session:
+        first = session.get(Message, busy_log[0])
+        assert first is not None
+        kid = first.signer_kid
+        index = min(session.scalars(select(Message.log_index).where(Message.signer_kid == kid)))
+        message_id = session.scalar(select(Message.id).where(Message.log_index == index))
+    tamper(
+        hub,
+        "UPDATE partner_keys SET public_key = :k WHERE kid = :i",
+        k=bytes([1]) + bytes(31),
+        i=kid,
+    )
+    refused = hub_cli.refused("log", "verify")
+    assert refused.strip().splitlines() == [
+        f"FAILED at log index {index}: message {message_id}: signature or receipt does not verify"
+    ]
