@@ -154,3 +154,8 @@ def test_a_small_order_key_written_into_the_store_behind_the_hub_may_not_sign(
     assert refused.status_code == 401, refused.text
     with hub.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM messages")).scalar_one() == 0
+    # The directory others read leaves the key out (it verifies nothing) and still answers.
+    listing = signed_request(base_url, partners["discipline"], "GET", "/v1/partners")
+    assert listing.status_code == 200, listing.text
+    shown = {k["kid"] for p in listing.json()["partners"] for k in p["keys"]}
+    assert audit.kid not in shown and partners["discipline"].kid in shown
