@@ -29,19 +29,14 @@ _SMALL_ORDER_Y = frozenset({1, _P - 1, 0, _C, _P - _C})
 
 
 class VerifyingKey:
-    """An Ed25519 public key: never a point of small order, never a non-canonical encoding."""
+    """An Ed25519 public key."""
 
-    __slots__ = ("_key", "_raw")
+    __slots__ = ("_key", "_raw", "_weak")
 
     def __init__(self, key: Ed25519PublicKey) -> None:
-        raw = key.public_bytes_raw()
-        # Under a small-order point (the identity, say) the signature (R = identity, S = 0)
-        # verifies for every message, so whoever registers one may disown anything "signed"
-        # with it. No honest key is one: RFC 8032 §5.1.5 makes A = [s]B.
-        if _small_order_or_non_canonical(raw):
-            raise KeyFormatError("Ed25519 public key is a small-order or non-canonical point")
         self._key = key
-        self._raw = raw
+        self._raw = key.public_bytes_raw()
+        self._weak = _small_order_or_non_canonical(self._raw)
 
     @classmethod
     def from_pem(cls, data: bytes) -> VerifyingKey:
@@ -90,6 +85,13 @@ class VerifyingKey:
         """The 32-byte encoded public key."""
         return self._raw
 
+    @property
+    def weak(self) -> bool:
+        """A point of small order or a non-canonical encoding: no signature verifies under it,
+        and no honest key is one (RFC 8032 §5.1.5 makes A = [s]B).
+        """
+        return self._weak
+
     def to_pem(self) -> bytes:
         """Serialize as a SubjectPublicKeyInfo PEM."""
         return self._key.public_bytes(
@@ -111,6 +113,10 @@ class VerifyingKey:
         """Return if signature is valid for data under this key; raise SignatureInvalid if not."""
         if len(signature) != _SIGNATURE_SIZE:
             raise SignatureInvalid("Ed25519 signature must be 64 bytes")
+        if self._weak:
+            # Under a small-order point (the identity, say) OpenSSL takes (R = identity,
+            # S = 0) for every message: whoever holds such a key could disown anything.
+            raise SignatureInvalid("key is a small-order or non-canonical point")
         try:
             self._key.verify(signature, data)
         except InvalidSignature as e:

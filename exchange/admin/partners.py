@@ -110,6 +110,8 @@ def _add_key(
 ) -> None:
     if not KID_RE.match(kid) or partner_of(kid) != partner_id:
         raise BadRequest(f"The kid must be {partner_id}#<label>.")
+    if public_key.weak:
+        raise BadRequest("The key is a small-order or non-canonical point: it verifies nothing.")
     if not new_partner and session.get(Partner, partner_id) is None:
         raise NotFound(f"No partner {partner_id}.")
     if session.get(PartnerKey, kid) is not None:

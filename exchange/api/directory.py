@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import g
@@ -12,11 +11,9 @@ from sqlalchemy.orm import selectinload
 
 from exchange.api.auth import authenticate_partner
 from exchange.api.schemas import PartnersSchema
-from exchange.store.models import Partner, PartnerKey
+from exchange.store.models import Partner
 from exchange.transparency.log import format_time
-from keys import KeyFormatError, VerifyingKey
-
-_log = logging.getLogger(__name__)
+from keys import VerifyingKey
 
 blp = Blueprint("partners", __name__, url_prefix="/v1", description="Partner directory")
 blp.before_request(authenticate_partner)
@@ -40,22 +37,14 @@ def partner_view(partner: Partner) -> dict[str, Any]:
         "name": partner.name,
         "body": partner.body,
         "status": partner.status,
-        "keys": [view for view in map(_key_view, partner.keys) if view is not None],
-    }
-
-
-def _key_view(key: PartnerKey) -> dict[str, Any] | None:
-    try:
-        jwk = VerifyingKey.from_raw(key.public_key).to_jwk(key.kid)
-    except KeyFormatError:
-        # Written behind the hub's back (it refuses such keys): it verifies nothing, so it is
-        # not shown; `exchange log verify` names what it signed.
-        _log.error("partner key %s in the store is not a key the hub registers", key.kid)
-        return None
-    return {
-        "kid": key.kid,
-        "jwk": jwk,
-        "not_before": format_time(key.not_before),
-        "not_after": format_time(key.not_after) if key.not_after else None,
-        "revoked_at": format_time(key.revoked_at) if key.revoked_at else None,
+        "keys": [
+            {
+                "kid": k.kid,
+                "jwk": VerifyingKey.from_raw(k.public_key).to_jwk(k.kid),
+                "not_before": format_time(k.not_before),
+                "not_after": format_time(k.not_after) if k.not_after else None,
+                "revoked_at": format_time(k.revoked_at) if k.revoked_at else None,
+            }
+            for k in partner.keys
+        ],
     }

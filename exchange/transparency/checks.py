@@ -18,15 +18,7 @@ from sqlalchemy import Connection, select
 
 from exchange.store.models import PartnerKey
 from exchange.trust.hub_keys import HubTrust
-from keys import (
-    KeyFormatError,
-    KeysError,
-    SealingKeyRing,
-    VerifyingKey,
-    jwks_resolver,
-    jws,
-    static_resolver,
-)
+from keys import KeysError, SealingKeyRing, VerifyingKey, jwks_resolver, jws, static_resolver
 from keys.ed25519 import KeyResolver
 from keys.merkle import CompactTree, leaf_hash
 from keys.protocol import CHECKPOINT_TYP, HUB_PARTNER_ID, MESSAGE_TYP, RECEIPT_TYP, LogAction
@@ -62,16 +54,9 @@ class MessageKeys:
     @classmethod
     def load(cls, connection: Connection, trust: HubTrust) -> MessageKeys:
         """Every registered partner key (revoked ones too: old messages stay verifiable)."""
-        partners: dict[str, VerifyingKey] = {}
-        for kid, raw in connection.execute(select(PartnerKey.kid, PartnerKey.public_key)):
-            try:
-                partners[kid] = VerifyingKey.from_raw(raw)
-            except KeyFormatError:
-                # No key the hub registers (altered in the store): what it signed fails at
-                # its own log index, as a signature that does not verify.
-                continue
+        rows = connection.execute(select(PartnerKey.kid, PartnerKey.public_key))
         return cls(
-            partners=partners,
+            partners={kid: VerifyingKey.from_raw(raw) for kid, raw in rows},
             # The hub's own notices are signed by a hub key, and only they may be.
             hub_signers=trust.public_keys(),
             hub=jwks_resolver(trust.jwks()),

@@ -10,7 +10,7 @@ from sqlalchemy import Table, and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from exchange.store.models import Partner, PartnerKey
-from keys import KeyFormatError, KeyNotValid, UnknownKey, VerifyingKey
+from keys import KeyNotValid, UnknownKey, VerifyingKey
 from schemas import partner_of
 
 KEYS = cast(Table, PartnerKey.__table__)
@@ -91,11 +91,7 @@ class KeyLookup:
         self._pushed = set((pushed or "").split())
         if status != "active" or not key_valid_at(self._now, not_before, not_after, revoked_at):
             raise KeyNotValid(kid)
-        try:
-            self._resolved[kid] = VerifyingKey.from_raw(public_key)
-        except KeyFormatError:
-            # Written behind the hub's back (it refuses such keys): it may not sign.
-            raise KeyNotValid(kid) from None
+        self._resolved[kid] = VerifyingKey.from_raw(public_key)
         return self._resolved[kid]
 
     def active_partners(self, ids: tuple[str, ...]) -> set[str]:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -316,22 +317,39 @@ SMALL_ORDER = [
 
 
 @pytest.mark.parametrize("encoded", SMALL_ORDER)
-def test_small_order_or_non_canonical_keys_refused_in_every_form(encoded: str) -> None:
+def test_under_a_small_order_or_non_canonical_key_nothing_verifies_in_any_form(
+    encoded: str,
+) -> None:
     raw = bytes.fromhex(encoded)
-    with pytest.raises(KeyFormatError, match="small-order or non-canonical"):
-        VerifyingKey.from_raw(raw)
     jwk = {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
-    with pytest.raises(KeyFormatError):
-        VerifyingKey.from_jwk(jwk)
+    loads: list[Callable[[], VerifyingKey]] = [
+        lambda: VerifyingKey.from_raw(raw),
+        lambda: VerifyingKey.from_jwk(jwk),
+    ]
+    for load in loads:
+        try:
+            key = load()
+        except KeyFormatError:
+            continue  # refused by OpenSSL itself (not a point)
+        assert key.weak
+        # The universal forgery: R = the identity, S = 0, for any message.
+        for message in (b"", b"any message"):
+            with pytest.raises(SignatureInvalid, match="small-order or non-canonical"):
+                key.verify(bytes.fromhex(SMALL_ORDER[0]) + bytes(32), message)
 
 
-def test_identity_key_refused_from_pem_although_openssl_loads_it() -> None:
+def test_the_forgery_openssl_takes_under_the_identity_key_is_refused() -> None:
     identity = bytes.fromhex(SMALL_ORDER[0])
-    pem = ed25519.Ed25519PublicKey.from_public_bytes(identity).public_bytes(
+    openssl = ed25519.Ed25519PublicKey.from_public_bytes(identity)
+    forged = identity + bytes(32)
+    pem = openssl.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    with pytest.raises(KeyFormatError, match="small-order"):
-        VerifyingKey.from_pem(pem)
+    key = VerifyingKey.from_pem(pem)
+    assert key.weak
+    with pytest.raises(SignatureInvalid):
+        key.verify(forged, b"anything")
+    assert not SigningKey.generate().public_key.weak
 
 
 # L, the order of the prime-order group (RFC 8032 §5.1).
