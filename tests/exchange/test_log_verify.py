@@ -5,6 +5,7 @@ the same log index for the same reason, with one job and with two — on each da
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -24,9 +25,10 @@ from exchange.transparency.parallel import (
 )
 from exchange.transparency.verify import verify_store
 from exchange.transparency.window import sign_checkpoint
-from keys import leaf_hash
+from keys import SigningKey, leaf_hash
 from tests.exchange.test_cli import Cli, cli_env
 from tests.exchange.test_log import entry_index, exchange_some, fill, leaves, tamper
+from tests.keys.other_nonce import sign_with_nonce
 from tests.support import PartnerKeys, rewrite_entry
 
 Partners = dict[str, PartnerKeys]
@@ -260,6 +262,61 @@ def test_a_message_named_again_by_a_later_received_entry(store: list[str], hub: 
     tamper(hub, "UPDATE log_entries SET message_id = :m WHERE idx = :i", m=store[0], i=last)
     failure = assert_parity(hub, "has no received entry at its log index")
     assert failure.startswith(f"{first}: message {store[0]} ")
+
+
+def _signed(token: str, key: SigningKey, nonce: int | None = None) -> str:
+    """``token`` with its signature made again by ``key`` (with ``nonce``: not the one the
+    key's deterministic signing makes, but as valid).
+    """
+    header, payload, _ = token.split(".")
+    signing_input = f"{header}.{payload}".encode()
+    raw = key.sign(signing_input) if nonce is None else sign_with_nonce(key, signing_input, nonce)
+    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+
+def _column(hub: Hub, column: str, message_id: str) -> str:
+    with hub.engine.connect() as connection:
+        query = f"SELECT {column} FROM messages WHERE id = :i"
+        return str(connection.execute(text(query), {"i": message_id}).scalar_one())
+
+
+@pytest.mark.parametrize("change", ["a bit of its signature", "another key's signature"])
+def test_a_changed_receipt(store: list[str], hub: Hub, change: str) -> None:
+    receipt = _column(hub, "receipt", store[4])
+    if change == "a bit of its signature":
+        forged = receipt[:-2] + ("AA" if not receipt.endswith("AA") else "BA")
+    else:
+        forged = _signed(receipt, SigningKey.generate())  # under the hub's kid
+    tamper(hub, "UPDATE messages SET receipt = :r WHERE id = :i", r=forged, i=store[4])
+    failure = assert_parity(hub, f"message {store[4]}: signature or receipt does not verify")
+    assert failure.startswith(f"{entry_index(hub, store[4], 'message:received')}:")
+
+
+def test_another_messages_receipt(store: list[str], hub: Hub) -> None:
+    # Signed by the hub, but for another envelope at another index.
+    other = _column(hub, "receipt", store[0])
+    tamper(hub, "UPDATE messages SET receipt = :r WHERE id = :i", r=other, i=store[4])
+    assert assert_parity(hub, f"message {store[4]}: receipt does not match")
+
+
+def test_a_changed_partner_signature(store: list[str], hub: Hub) -> None:
+    signature = _column(hub, "signature", store[3])
+    forged = signature[:-2] + ("AA" if not signature.endswith("AA") else "BA")
+    tamper(hub, "UPDATE messages SET signature = :s WHERE id = :i", s=forged, i=store[3])
+    assert assert_parity(hub, f"message {store[3]}: signature or receipt does not verify")
+
+
+def test_a_receipt_the_hub_signed_with_another_nonce_passes(store: list[str], hub: Hub) -> None:
+    # The verifier checks the hub's own receipts by signing again; a receipt that is not what
+    # the hub's signing makes but is validly signed by its key still verifies.
+    wanted = reference(hub)
+    receipt = _column(hub, "receipt", store[4])
+    again = _signed(receipt, hub.trust.current.signing_key, nonce=0xC0FFEE)
+    assert again != receipt
+    tamper(hub, "UPDATE messages SET receipt = :r WHERE id = :i", r=again, i=store[4])
+    assert wanted.startswith("ok") and reference(hub) == wanted
+    assert verdict(lambda: fast(hub, 1)) == wanted
+    assert verdict(lambda: fast(hub, 2)) == wanted
 
 
 # --- resuming from a checkpoint ---------------------------------------------------------------

@@ -29,6 +29,7 @@ from keys import (
     save_signing_key,
     static_resolver,
 )
+from tests.keys.other_nonce import sign_with_nonce
 
 # RFC 8032 §7.1: (secret key, public key, message, signature), all hex.
 RFC8032_VECTORS = [
@@ -367,3 +368,59 @@ def test_signature_with_s_not_below_l_refused(
     malleated = given[:32] + (s + _L).to_bytes(32, "little")
     with pytest.raises(SignatureInvalid):
         VerifyingKey.from_raw(bytes.fromhex(public)).verify(malleated, bytes.fromhex(message))
+
+
+# --- a key checking its own signatures by signing again -------------------------------------
+
+
+@pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032_VECTORS)
+def test_a_checker_takes_what_the_key_signed(
+    secret: str, public: str, message: str, signature: str
+) -> None:
+    checker = SigningKey.from_raw(bytes.fromhex(secret)).checker()
+    assert checker == VerifyingKey.from_raw(bytes.fromhex(public))
+    checker.verify(bytes.fromhex(signature), bytes.fromhex(message))
+
+
+@pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032_VECTORS)
+def test_a_checker_refuses_what_the_public_key_refuses(
+    secret: str, public: str, message: str, signature: str
+) -> None:
+    checker = SigningKey.from_raw(bytes.fromhex(secret)).checker()
+    given, data = bytes.fromhex(signature), bytes.fromhex(message)
+    s = int.from_bytes(given[32:], "little")
+    refused = {
+        "a flipped bit": bytes([given[0] ^ 1]) + given[1:],
+        "S + L": given[:32] + (s + _L).to_bytes(32, "little"),
+        "another key's": SigningKey.generate().sign(data),
+        "too short": given[:63],
+        "empty": b"",
+    }
+    for what, bad in refused.items():
+        with pytest.raises(SignatureInvalid):
+            checker.verify(bad, data)
+            pytest.fail(what)
+    with pytest.raises(SignatureInvalid):
+        checker.verify(given, data + b"!")
+
+
+def test_a_checker_takes_a_valid_signature_the_key_would_not_make() -> None:
+    # A valid signature with another nonce (a hedged signer's, say) is not sign(data): the
+    # checker verifies it, so it accepts exactly what the public key accepts.
+    key = SigningKey.generate()
+    data = b"a receipt"
+    other = sign_with_nonce(key, data, nonce=0x5EED)
+    assert other != key.sign(data)
+    key.public_key.verify(other, data)
+    key.checker().verify(other, data)
+    with pytest.raises(SignatureInvalid):
+        key.checker().verify(other, data + b"!")
+
+
+def test_a_checker_shows_only_the_public_half() -> None:
+    key = SigningKey.generate()
+    checker = key.checker()
+    assert checker.to_jwk("k") == key.public_key.to_jwk("k")
+    assert checker.to_pem() == key.public_key.to_pem()
+    assert repr(checker) == repr(key.public_key)
+    assert not checker.weak
