@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import text
 
 from exchange.hub import Hub
 from exchange.store.models import Message, Review
@@ -82,6 +83,23 @@ def test_two_reviewer_accounts_release_a_referral_and_one_cannot_approve_twice(
     ]
     actors = {reviewer for reviewer, _ in reviews(hub, message_id)}
     assert all(a.startswith("account:") for a in actors) and len(actors) == 2
+
+
+def test_a_held_message_whose_key_was_altered_in_the_store_shows_it_does_not_verify(
+    hub: Hub, base_url: str, partners: dict[str, PartnerKeys]
+) -> None:
+    # A small-order key put in by SQL after the message was held: the page still opens and
+    # tells the reviewer the signature does not verify.
+    message_id = held_referral(base_url, partners)
+    with hub.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE partner_keys SET public_key = :raw WHERE kid = :kid"),
+            {"raw": bytes([1]) + bytes(31), "kid": partners["audit"].kid},
+        )
+    (reviewer,) = reviewers(hub, base_url, "审核丙")
+    detail = reviewer.get(f"{base_url}/admin/review/{message_id}")
+    assert detail.status_code == 200, detail.text
+    assert "验证失败" in detail.text and "已验证" not in detail.text
 
 
 def test_refusals_show_on_the_page_and_store_nothing(

@@ -404,6 +404,32 @@ def test_evidence_export_and_offline_verify_through_the_cli(
     assert "no-such" in missing
 
 
+def test_evidence_of_a_message_whose_key_was_altered_in_the_store_does_not_verify(
+    base_url: str, hub: Hub, partners: Partners, hub_cli: Cli, tmp_path: Path
+) -> None:
+    # A small-order key put in by SQL: the export still answers (what is stored, as it is)
+    # and the offline check refuses the bundle in one line, not a traceback.
+    message_id = exchange_some(base_url, partners, 1)[0]
+    with hub.sessions() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        kid = message.signer_kid
+    tamper(
+        hub,
+        "UPDATE partner_keys SET public_key = :k WHERE kid = :i",
+        k=bytes([1]) + bytes(31),
+        i=kid,
+    )
+    bundle_path = tmp_path / "bundle.json"
+    assert f"wrote {bundle_path}" in hub_cli.ok(
+        "evidence", "export", "--out", str(bundle_path), "--", message_id
+    )
+    jwks_path = tmp_path / "hub-jwks.json"
+    jwks_path.write_text(json.dumps(hub.trust.jwks()))
+    refused = hub_cli.refused("evidence", "verify", "--hub-keys", str(jwks_path), str(bundle_path))
+    assert refused.strip() == "INVALID: signature: key is a small-order or non-canonical point"
+
+
 def test_the_worker_signs_a_checkpoint_when_one_is_due(hub: Hub, hub_cli: Cli) -> None:
     fill(hub, 3)
     assert "checkpoint tree_size 3" in hub_cli.ok("worker", "--once")
