@@ -28,6 +28,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -251,9 +252,10 @@ class Store:
             )
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and remove the home."""
         self.hub.engine.dispose()
         self.hub.read_engine.dispose()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def stats(receiver: str) -> dict[str, Any]:
@@ -341,10 +343,11 @@ def main() -> None:
     receiver = f"http://127.0.0.1:{port}"
     webhook = receiver + "/hooks/exchange"
 
+    scratch = tempfile.TemporaryDirectory(prefix="exchange-bench-db-")  # removed after
     if args.database == "postgresql":
         url = fresh_postgres("exchange_bench_delivery")
     else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='exchange-bench-db-')}/exchange.db"
+        url = f"sqlite:///{scratch.name}/exchange.db"
     store = Store(url, webhook)
     try:
         # The floor's request: a real webhook of this store, as a worker would send it.
@@ -366,6 +369,7 @@ def main() -> None:
     finally:
         store.close()
         server.terminate()
+        scratch.cleanup()
 
     print(
         f"database: {args.database}; batch {args.batch}; cores: {os.cpu_count()}; "

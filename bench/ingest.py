@@ -113,9 +113,10 @@ class Hub:
         raise SystemExit("the hub did not start")
 
     def stop(self) -> None:
-        """Stop the server and wait for it."""
+        """Stop the server, wait for it, and remove its home."""
         self.process.terminate()
         self.process.wait(timeout=30)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def envelope() -> dict[str, Any]:
@@ -435,10 +436,11 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     """Run the benchmark and print its figures."""
     args = arguments()
+    scratch = tempfile.TemporaryDirectory(prefix="exchange-bench-db-")  # removed after
     if args.database == "postgresql":
         url = fresh_postgres("exchange_bench")
     else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='exchange-bench-db-')}/exchange.db"
+        url = f"sqlite:///{scratch.name}/exchange.db"
     hub = Hub(url, args.workers)
     kid, key = "audit.bench#1", hub.keys["audit.bench"]
     try:
@@ -504,6 +506,7 @@ def main() -> None:
         )
     finally:
         hub.stop()
+        scratch.cleanup()
 
     report(args, floor_rate, single, batch, offered, ceiling)
 

@@ -62,7 +62,7 @@ class Node:
     """One `exchange serve` on a port of its own, with a copy of the hub's home."""
 
     def __init__(self, env: dict[str, str], workers: int, name: str) -> None:
-        home = Path(tempfile.mkdtemp(prefix=f"exchange-node-{name}-"))
+        self.home = home = Path(tempfile.mkdtemp(prefix=f"exchange-node-{name}-"))
         # A node of its own: the keys copied (as a deployment ships them), metrics apart.
         shutil.copytree(Path(env["EXCHANGE_HOME"]) / "keys", home / "keys")
         os.chmod(home, 0o700)
@@ -83,9 +83,10 @@ class Node:
         raise SystemExit(f"node {name} did not start")
 
     def stop(self) -> None:
-        """Stop the node and wait for it."""
+        """Stop the node, wait for it, and remove its home."""
         self.process.terminate()
         self.process.wait(timeout=60)
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def load(
