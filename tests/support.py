@@ -15,7 +15,7 @@ from adapters import ExchangeClient
 from exchange.admin.accounts import scripted_reviewer
 from exchange.admin.partners import add_partner
 from exchange.hub import Hub
-from exchange.store.models import LogEntry, Message
+from exchange.store.models import LogEntry, Message, PartnerKey
 from exchange.transport.review import decide
 from keys import HttpRequest, SigningKey, httpsig, jws
 from keys.merkle import CompactTree, leaf_hash
@@ -113,6 +113,21 @@ def problem_code(response: requests.Response) -> str:
     """The problem code of an error response (checking the media type)."""
     assert response.headers["Content-Type"].startswith("application/problem+json"), response.text
     return str(response.json()["type"]).removeprefix("urn:exchange:error:")
+
+
+# The identity point (RFC 8032 §5.1.3 encoding of y = 1): a key of small order.
+IDENTITY_KEY = bytes([1]) + bytes(31)
+
+
+def store_small_order_key(the_hub: Hub, kid: str) -> None:
+    """Tamper as a database administrator would: replace partner key ``kid`` by the identity
+    point, a key the hub never registers.
+    """
+    with the_hub.engine.begin() as connection:
+        changed = connection.execute(
+            update(PartnerKey).where(PartnerKey.kid == kid).values(public_key=IDENTITY_KEY)
+        )
+        assert changed.rowcount == 1
 
 
 def rewrite_entry(the_hub: Hub, index: int, old: bytes, new: bytes) -> None:

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import text
 
 from exchange.hub import Hub
 from exchange.store.models import Message, Review
 from schemas import examples
 from tests.console.test_console_auth import PASSWORD, add, sign_in, token
 from tests.exchange.test_cli import Cli, cli_env
-from tests.support import PartnerKeys
+from tests.support import PartnerKeys, store_small_order_key
 
 VERSION = re.compile(r'name="version" value="(\d+)"')
 
@@ -91,11 +90,7 @@ def test_a_held_message_whose_key_was_altered_in_the_store_shows_it_does_not_ver
     # A small-order key put in by SQL after the message was held: the page still opens and
     # tells the reviewer the signature does not verify.
     message_id = held_referral(base_url, partners)
-    with hub.engine.begin() as connection:
-        connection.execute(
-            text("UPDATE partner_keys SET public_key = :raw WHERE kid = :kid"),
-            {"raw": bytes([1]) + bytes(31), "kid": partners["audit"].kid},
-        )
+    store_small_order_key(hub, partners["audit"].kid)
     (reviewer,) = reviewers(hub, base_url, "审核丙")
     detail = reviewer.get(f"{base_url}/admin/review/{message_id}")
     assert detail.status_code == 200, detail.text

@@ -19,7 +19,13 @@ from exchange.hub import Hub
 from keys import SigningKey
 from schemas import examples
 from tests.exchange.test_cli import Cli, cli_env
-from tests.support import PartnerKeys, problem_code, signed_request
+from tests.support import (
+    IDENTITY_KEY,
+    PartnerKeys,
+    problem_code,
+    signed_request,
+    store_small_order_key,
+)
 
 Partners = dict[str, PartnerKeys]
 
@@ -84,7 +90,7 @@ def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
 
 def _identity_pem() -> bytes:
     # The neutral point: under it (R = identity, S = 0) "verifies" for every message.
-    identity = ed25519.Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31))
+    identity = ed25519.Ed25519PublicKey.from_public_bytes(IDENTITY_KEY)
     return identity.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -141,11 +147,7 @@ def test_a_small_order_key_written_into_the_store_behind_the_hub_verifies_nothin
     # The hub refuses such a key at `partners add`; one put in by SQL verifies no request and
     # no message (401, nothing stored), and the directory still answers.
     audit = partners["audit"]
-    with hub.engine.begin() as connection:
-        connection.execute(
-            text("UPDATE partner_keys SET public_key = :raw WHERE kid = :kid"),
-            {"raw": bytes([1]) + bytes(31), "kid": audit.kid},
-        )
+    store_small_order_key(hub, audit.kid)
     answer = signed_request(base_url, audit, "GET", "/v1/inbox")
     assert answer.status_code == 401, answer.text
     assert problem_code(answer) == "request-signature-invalid"

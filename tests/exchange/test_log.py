@@ -29,7 +29,13 @@ from keys.protocol import CHECKPOINT_TYP
 from schemas import examples
 from tests.conftest import Clock
 from tests.exchange.test_cli import Cli, cli_env
-from tests.support import PartnerKeys, problem_code, rewrite_entry, signed_request
+from tests.support import (
+    PartnerKeys,
+    problem_code,
+    rewrite_entry,
+    signed_request,
+    store_small_order_key,
+)
 
 Partners = dict[str, PartnerKeys]
 
@@ -414,12 +420,7 @@ def test_evidence_of_a_message_whose_key_was_altered_in_the_store_does_not_verif
         message = session.get(Message, message_id)
         assert message is not None
         kid = message.signer_kid
-    tamper(
-        hub,
-        "UPDATE partner_keys SET public_key = :k WHERE kid = :i",
-        k=bytes([1]) + bytes(31),
-        i=kid,
-    )
+    store_small_order_key(hub, kid)
     bundle_path = tmp_path / "bundle.json"
     assert f"wrote {bundle_path}" in hub_cli.ok(
         "evidence", "export", "--out", str(bundle_path), "--", message_id
@@ -468,12 +469,7 @@ def test_verify_names_the_first_message_of_a_key_altered_in_the_store_to_a_weak_
         kid = first.signer_kid
         index = min(session.scalars(select(Message.log_index).where(Message.signer_kid == kid)))
         message_id = session.scalar(select(Message.id).where(Message.log_index == index))
-    tamper(
-        hub,
-        "UPDATE partner_keys SET public_key = :k WHERE kid = :i",
-        k=bytes([1]) + bytes(31),
-        i=kid,
-    )
+    store_small_order_key(hub, kid)
     refused = hub_cli.refused("log", "verify")
     assert refused.strip().splitlines() == [
         f"FAILED at log index {index}: message {message_id}: signature or receipt does not verify"

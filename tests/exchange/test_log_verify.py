@@ -198,9 +198,8 @@ def test_a_bad_checkpoint_signature(store: list[str], hub: Hub) -> None:
         size, signed = connection.execute(
             select(Checkpoint.tree_size, Checkpoint.signed).order_by(Checkpoint.tree_size)
         ).all()[1]
-        forged = signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB")
         connection.execute(
-            update(Checkpoint).where(Checkpoint.tree_size == size).values(signed=forged)
+            update(Checkpoint).where(Checkpoint.tree_size == size).values(signed=_flipped(signed))
         )
     assert assert_parity(hub, f"checkpoint {size} is not signed by the hub")
 
@@ -271,7 +270,18 @@ def _signed(token: str, key: SigningKey, nonce: int | None = None) -> str:
     header, payload, _ = token.split(".")
     signing_input = f"{header}.{payload}".encode()
     raw = key.sign(signing_input) if nonce is None else sign_with_nonce(key, signing_input, nonce)
-    return f"{header}.{payload}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+    return f"{header}.{payload}.{_b64url(raw)}"
+
+
+def _flipped(token: str) -> str:
+    """``token`` with one bit of its signature flipped (still well-formed base64url)."""
+    head, _, signature = token.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    return f"{head}.{_b64url(bytes([raw[0] ^ 1]) + raw[1:])}"
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _column(hub: Hub, column: str, message_id: str) -> str:
@@ -284,7 +294,7 @@ def _column(hub: Hub, column: str, message_id: str) -> str:
 def test_a_changed_receipt(store: list[str], hub: Hub, change: str) -> None:
     receipt = _column(hub, "receipt", store[4])
     if change == "a bit of its signature":
-        forged = receipt[:-2] + ("AA" if not receipt.endswith("AA") else "BA")
+        forged = _flipped(receipt)
     else:
         forged = _signed(receipt, SigningKey.generate())  # under the hub's kid
     tamper(hub, "UPDATE messages SET receipt = :r WHERE id = :i", r=forged, i=store[4])
@@ -300,8 +310,7 @@ def test_another_messages_receipt(store: list[str], hub: Hub) -> None:
 
 
 def test_a_changed_partner_signature(store: list[str], hub: Hub) -> None:
-    signature = _column(hub, "signature", store[3])
-    forged = signature[:-2] + ("AA" if not signature.endswith("AA") else "BA")
+    forged = _flipped(_column(hub, "signature", store[3]))
     tamper(hub, "UPDATE messages SET signature = :s WHERE id = :i", s=forged, i=store[3])
     assert assert_parity(hub, f"message {store[3]}: signature or receipt does not verify")
 
