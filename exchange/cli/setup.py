@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+import keys
 from exchange.app import create_app
 from exchange.cli.common import refuse_unless_set_up
 from exchange.config import Config
@@ -93,6 +94,12 @@ def _gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str
         "5",
         "--graceful-timeout",
         "30",
+        # gunicorn puts its working directory first on sys.path. Run from inside a hub home,
+        # the home's keys/ directory would shadow the `keys` package wherever that package is
+        # found only after the path (an editable install's finder): the packages' own
+        # directory goes first.
+        "--pythonpath",
+        _packages_root(),
         # gunicorn's own bounds on the request line and headers (answered 4xx beyond).
         "--limit-request-line",
         "8190",
@@ -102,6 +109,11 @@ def _gunicorn_args(host: str, port: int, workers: int, threads: int) -> list[str
         "8190",
         "exchange.app:create_app()",
     ]
+
+
+def _packages_root() -> str:
+    """The directory the hub's packages (``exchange``, ``keys``, ``schemas``) are imported from."""
+    return str(Path(keys.__file__).resolve().parent.parent)
 
 
 def _has_module(name: str) -> bool:

@@ -5,10 +5,14 @@ code, and nothing created (issue 12).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from sqlalchemy import text
@@ -19,6 +23,7 @@ from exchange.hub import Hub
 from keys import SigningKey
 from schemas import examples
 from tests.exchange.test_cli import Cli, cli_env
+from tests.exchange.test_end_to_end import EXCHANGE, free_port, run
 from tests.support import (
     IDENTITY_KEY,
     PartnerKeys,
@@ -158,3 +163,39 @@ def test_a_small_order_key_written_into_the_store_behind_the_hub_verifies_nothin
         assert connection.execute(text("SELECT count(*) FROM messages")).scalar_one() == 0
     listing = signed_request(base_url, partners["discipline"], "GET", "/v1/partners")
     assert listing.status_code == 200, listing.text
+
+
+def test_serve_run_from_inside_the_hub_home_boots(tmp_path: Path) -> None:
+    # The home holds keys/, which must not shadow the `keys` package on gunicorn's sys.path.
+    home = tmp_path / "home"
+    env = dict(os.environ, EXCHANGE_HOME=str(home))
+    env.pop("EXCHANGE_DATABASE_URL", None)
+    run(env, "init")
+    assert (home / "keys").is_dir()
+    port = free_port()
+    server = subprocess.Popen(
+        [EXCHANGE, "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+        cwd=home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        answer = _first_answer(f"http://127.0.0.1:{port}/readyz", server)
+        assert answer.status_code == 200, answer.text
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "ImportError" not in output, output
+
+
+def _first_answer(url: str, server: subprocess.Popen[str]) -> requests.Response:
+    for _ in range(150):
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            # A worker that fails to boot takes the arbiter down with it: stop waiting then.
+            assert server.poll() is None, server.communicate(timeout=30)[0]
+            time.sleep(0.1)
+    raise AssertionError("the hub did not come up")
