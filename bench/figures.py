@@ -203,9 +203,8 @@ def fill(url: str, items: int, lines: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(url: str, requests: int) -> list[tuple[str, float, float, float, str]]:
+def measure(url: str, requests: int, home: Path) -> list[tuple[str, float, float, float, str]]:
     """The first ask's time, p50 and p99 (ms) of each query, and the 整改率 it answered."""
-    home = Path(tempfile.mkdtemp(prefix="exchange-bench-figures-"))
     HubTrust.ensure(home / "keys", now=datetime.now(UTC))
     app = create_app(Config(home=home, database_url=url))
     hub = app.extensions["exchange"]
@@ -257,19 +256,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30, help="timed requests per query")
     args = parser.parse_args()
     for items in (int(n) for n in args.items.split(",")):
-        url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/figures.db"
-        _reset(url)
-        upgrade(url)
-        seconds = fill(url, items, args.lines)
-        backend = make_url(url).get_backend_name()
-        print(
-            f"\n{items:,} ledger items × {args.lines} lines on {backend}, filled in {seconds:.0f} s"
-        )
-        print(f"{args.requests} timed requests per query, as the owner, through the app\n")
-        print("| query | first ask ms | p50 ms | p99 ms | answer |")
-        print("|---|---|---|---|---|")
-        for path, first, p50, p99, answer in measure(url, args.requests):
-            print(f"| `{path}` | {first:.0f} | {p50:.0f} | {p99:.0f} | {answer} |")
+        # The hub's home and, unless a URL is given, its SQLite file: removed after each size.
+        with tempfile.TemporaryDirectory(prefix="exchange-bench-figures-") as home:
+            url = args.database_url or f"sqlite:///{home}/figures.db"
+            _reset(url)
+            upgrade(url)
+            seconds = fill(url, items, args.lines)
+            backend = make_url(url).get_backend_name()
+            print(
+                f"\n{items:,} ledger items × {args.lines} lines on {backend}, "
+                f"filled in {seconds:.0f} s"
+            )
+            print(f"{args.requests} timed requests per query, as the owner, through the app\n")
+            print("| query | first ask ms | p50 ms | p99 ms | answer |")
+            print("|---|---|---|---|---|")
+            for path, first, p50, p99, answer in measure(url, args.requests, Path(home)):
+                print(f"| `{path}` | {first:.0f} | {p50:.0f} | {p99:.0f} | {answer} |")
 
 
 if __name__ == "__main__":

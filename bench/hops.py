@@ -65,8 +65,13 @@ def capability(module: str) -> str:
 
 
 def main() -> None:
-    """Set up, submit once while counting, print the hops and the modules they join."""
-    home = Path(tempfile.mkdtemp(prefix="exchange-hops-"))
+    """Run in a temporary home, removed after."""
+    with tempfile.TemporaryDirectory(prefix="exchange-hops-") as home:
+        run(Path(home))
+
+
+def run(home: Path) -> None:
+    """Set up in ``home``, submit once while counting, print the hops and the modules they join."""
     env = {**os.environ, "EXCHANGE_HOME": str(home)}
     env.pop("EXCHANGE_DATABASE_URL", None)
     subprocess.run([EXCHANGE, "init"], env=env, check=True, capture_output=True)

@@ -95,7 +95,11 @@ class Soak:
     """The hub, its workers, the receiver and the clients of one run."""
 
     def __init__(self, database_url: str) -> None:
-        self.home = Path(tempfile.mkdtemp(prefix="exchange-soak-"))
+        # Removed by run() once the processes have stopped (or at exit, should this fail).
+        self.scratch = tempfile.TemporaryDirectory(
+            prefix="exchange-soak-", ignore_cleanup_errors=True
+        )
+        self.home = Path(self.scratch.name)
         self.env = dict(
             os.environ,
             EXCHANGE_HOME=str(self.home),
@@ -307,7 +311,7 @@ def _free_port() -> int:
 
 
 def run(seconds: float, database_url: str, warmup: float) -> dict[str, Any]:
-    """One soak; its figures and checks."""
+    """One soak; its figures and checks. The hub's home is removed after."""
     soak = Soak(database_url)
     samples: list[tuple[float, dict[str, int]]] = []
     threads = [
@@ -339,6 +343,7 @@ def run(seconds: float, database_url: str, warmup: float) -> dict[str, Any]:
             worker.wait(timeout=60)
         soak.server.wait(timeout=60)
         soak.receiver_process.terminate()
+        soak.scratch.cleanup()
     return {
         "seconds": seconds,
         "warmup": warmup,
@@ -504,11 +509,12 @@ def main() -> None:
     args = arguments()
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     warmup = args.warmup if args.warmup is not None else seconds / 6
-    if args.database == "postgresql":
-        url = fresh_postgres("exchange_soak")
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='exchange-soak-db-')}/exchange.db"
-    text, ok = report(run(seconds, url, warmup))
+    with tempfile.TemporaryDirectory(prefix="exchange-soak-db-") as scratch:
+        if args.database == "postgresql":
+            url = fresh_postgres("exchange_soak")
+        else:
+            url = f"sqlite:///{scratch}/exchange.db"
+        text, ok = report(run(seconds, url, warmup))
     print(text)
     sys.exit(0 if ok else 1)
 
