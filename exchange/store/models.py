@@ -295,6 +295,11 @@ class ReferralCase(Base):
     # The business date of the case's latest step (a feedback's ``occurred_at``, else the
     # Beijing day the hub took the step): the next feedback may not be dated before it.
     status_date: Mapped[date | None] = mapped_column(Date)
+    # The business date of the case's last step in log order (its opening, the hub's, the
+    # recipient's): as of that day or later, the latest step dated by the day is that one, so
+    # the figures' scan takes the case's current state and reads its steps only for an earlier
+    # cut-off. NULL: not known (its steps are read).
+    last_step_date: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_referral_cases_sender_key", "sender", "referral_id"),

@@ -106,6 +106,7 @@ class ReferralCaseRow(TypedDict):
     notified_at: datetime | None
     updated_at: datetime
     status_date: date | None
+    last_step_date: date | None
 
 
 class ShareUseRow(TypedDict):

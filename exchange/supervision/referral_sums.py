@@ -108,7 +108,7 @@ def case_rows(
         t.party == c.recipient,
     )
     below = () if before is None else (t.log_index < before,)
-    state = (
+    state: ColumnElement[Any] = (
         select(t.to_state)
         .where(*of_case, t.business_date <= day, *below)
         .order_by(t.log_index.desc())
@@ -116,6 +116,10 @@ def case_rows(
         .correlate(c)
         .scalar_subquery()
     )
+    if before is None:
+        # The case's last step is dated by the day: it is the step the look-up would find, and
+        # the case is in its current state (as of today, nearly every case).
+        state = case((c.last_step_date <= day, c.state), else_=state)
     micros: ColumnElement[Any] = _micros(c.released_at, c.first_feedback_at, dialect)
     if before is not None:
         # Feedback steps are the recipient's own messages; the hub's steps carry the

@@ -16,9 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import func, select, update
 
 from exchange.hub import Hub
+from exchange.store.db import alembic_config, upgrade
 from exchange.store.models import ReferralCase, Transition
 from exchange.supervision import kept, referral_sums
 from exchange.supervision.days import china_today
@@ -285,3 +287,97 @@ def test_past_the_catch_up_limit_the_sums_are_scanned_again(
     warm = figures(hub, start)
     assert scans, "more changed referrals than the limit: scanned again"
     assert warm == cold(hub, start) == counted_here(hub, start)
+
+
+def last_steps(hub: Hub) -> dict[tuple[str, str], tuple[date | None, date | None]]:
+    """Each case's stored ``last_step_date``, beside the date of its last step in log order."""
+    with hub.readers() as session:
+        cases = list(session.scalars(select(ReferralCase)))
+        steps = session.scalars(
+            select(Transition).where(Transition.kind == "referral").order_by(Transition.log_index)
+        )
+        last = {(s.owner, s.key, s.party): s.business_date for s in steps}
+    return {
+        (c.message_id, c.recipient): (
+            c.last_step_date,
+            last[(c.sender, c.referral_id, c.recipient)],
+        )
+        for c in cases
+    }
+
+
+def test_each_case_keeps_the_date_of_its_last_step_even_one_dated_back(
+    base_url: str, hub: Hub, partners: Partners, clock: Clock
+) -> None:
+    start = china_today(hub.now())
+    exchange = Exchange(base_url, hub, partners, clock)
+    for new in (6, 3, 3):
+        exchange.round(new=new)
+    # A referral acked two days after it was sent, then answered three days later with a
+    # feedback dated back to the day it was sent: its last step is dated before the step
+    # logged before it.
+    sent_on = china_today(hub.now())
+    referral = examples.referral_example(
+        sender=examples.AUDIT, recipients=[examples.DISCIPLINE], sent_at=hub.now()
+    )
+    referral["payload"]["referral_id"] = referral["subject"] = "YJ-DATED-BACK"
+    sent = exchange.clients[examples.AUDIT].send(referral)
+    review(hub, sent.id, "zhang")
+    review(hub, sent.id, "li")
+    clock.offset += timedelta(days=2)
+    discipline = exchange.clients[examples.DISCIPLINE]
+    discipline.ack([item.envelope["id"] for item in discipline.inbox(unacked=True).items])
+    clock.offset += timedelta(days=3)
+    feedback = examples.clue_feedback_example(
+        stage="accepted", referral=referral, sender=examples.DISCIPLINE, sent_at=hub.now()
+    )
+    feedback["payload"]["occurred_at"] = sent_on.isoformat()
+    discipline.send(feedback)
+    dated_back = (sent.id, examples.DISCIPLINE)
+
+    kept_dates = last_steps(hub)
+    assert kept_dates[dated_back] == (sent_on, sent_on)
+    assert all(stored == last for stored, last in kept_dates.values())
+    assert len({stored for stored, _ in kept_dates.values()}) > 2, "the cases' days differ"
+    assert cold(hub, start) == counted_here(hub, start)
+
+
+def test_the_migration_dates_stored_cases_by_their_last_step(
+    base_url: str, hub: Hub, partners: Partners, clock: Clock
+) -> None:
+    start = china_today(hub.now())
+    exchange = Exchange(base_url, hub, partners, clock)
+    for new in (6, 3):
+        exchange.round(new=new)
+    before = last_steps(hub)
+    # One case whose last step is undated (as no step of the hub writes): it stays undated.
+    undated = sorted(before)[0]
+    with hub.engine.begin() as connection:
+        case_row = connection.execute(
+            select(ReferralCase.sender, ReferralCase.referral_id).where(
+                ReferralCase.message_id == undated[0], ReferralCase.recipient == undated[1]
+            )
+        ).one()
+        last_index = connection.scalar(
+            select(func.max(Transition.log_index)).where(
+                Transition.kind == "referral",
+                Transition.owner == case_row.sender,
+                Transition.key == case_row.referral_id,
+                Transition.party == undated[1],
+            )
+        )
+        connection.execute(
+            update(Transition)
+            .where(Transition.log_index == last_index, Transition.party == undated[1])
+            .values(business_date=None)
+        )
+    config = alembic_config(hub.config.database_url)
+    command.downgrade(config, "0014")
+    upgrade(hub.config.database_url)
+
+    after = last_steps(hub)
+    assert after[undated] == (None, None)
+    assert {k: v for k, v in after.items() if k != undated} == {
+        k: v for k, v in before.items() if k != undated
+    }
+    assert cold(hub, start) == counted_here(hub, start)

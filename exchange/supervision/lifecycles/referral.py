@@ -159,6 +159,7 @@ class ReferralLifecycle(Lifecycle):
                 "recovered_amount": Decimal(0),
                 "notified_at": None,
                 "status_date": None,
+                "last_step_date": china_date(step.now),
             },
         )
 
@@ -183,6 +184,7 @@ class ReferralLifecycle(Lifecycle):
             case["state"], case["updated_at"] = event, now
             if event == HubEvent.RELEASED:
                 case["released_at"] = now
+            case["last_step_date"] = china_date(now)
             state.stage(REFERRAL_CASES.table, key, case)
             state.transition(
                 kind="referral",
@@ -255,7 +257,7 @@ class ClueFeedbackLifecycle(Lifecycle):
                 (o.get("recovered_amount", Decimal(0)) for o in outcomes), Decimal(0)
             )
         case["state"], case["updated_at"] = after, step.now
-        case["status_date"] = feedback_date(envelope)
+        case["status_date"] = case["last_step_date"] = feedback_date(envelope)
         state.stage(REFERRAL_CASES.table, key, case)
         state.transition(
             kind="referral",
