@@ -292,8 +292,9 @@ class ReferralCase(Base):
     recovered_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    # The business date of the case's latest step (a feedback's ``occurred_at``, else the
-    # Beijing day the hub took the step): the next feedback may not be dated before it.
+    # The business date of the case's latest feedback (its ``occurred_at``; for a case stored
+    # before migration 0006, the Beijing day of its last step): the next feedback may not be
+    # dated before it.
     status_date: Mapped[date | None] = mapped_column(Date)
     # The business date of the case's last step in log order (its opening, the hub's, the
     # recipient's): as of that day or later, the latest step dated by the day is that one, so

@@ -335,6 +335,16 @@ def test_each_case_keeps_the_date_of_its_last_step_even_one_dated_back(
     discipline.send(feedback)
     dated_back = (sent.id, examples.DISCIPLINE)
 
+    with hub.readers() as session:
+        dated = session.scalars(
+            select(Transition.business_date).where(
+                Transition.kind == "referral",
+                Transition.key == "YJ-DATED-BACK",
+                Transition.party == examples.DISCIPLINE,
+            )
+        )
+        assert max(d for d in dated if d is not None) > sent_on, "the ack is dated later"
+
     kept_dates = last_steps(hub)
     assert kept_dates[dated_back] == (sent_on, sent_on)
     assert all(stored == last for stored, last in kept_dates.values())
@@ -366,11 +376,18 @@ def test_the_migration_dates_stored_cases_by_their_last_step(
                 Transition.party == undated[1],
             )
         )
-        connection.execute(
+        undated_step = connection.execute(
             update(Transition)
-            .where(Transition.log_index == last_index, Transition.party == undated[1])
+            .where(
+                Transition.kind == "referral",
+                Transition.owner == case_row.sender,
+                Transition.key == case_row.referral_id,
+                Transition.party == undated[1],
+                Transition.log_index == last_index,
+            )
             .values(business_date=None)
         )
+        assert undated_step.rowcount == 1
     config = alembic_config(hub.config.database_url)
     command.downgrade(config, "0014")
     upgrade(hub.config.database_url)
