@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Final
 
 from exchange.errors import InvalidTransition, RouteNotAllowed, SchemaInvalid
+from exchange.store.rows import ReferralCaseRow
 from exchange.supervision.days import china_date, china_today
 from exchange.supervision.lifecycles.base import (
     REFERRAL_CASES,
@@ -180,24 +181,9 @@ class ReferralLifecycle(Lifecycle):
                 continue
             if case["state"] not in HUB_STEPS[event]:
                 continue
-            before = case["state"]
-            case["state"], case["updated_at"] = event, now
             if event == HubEvent.RELEASED:
                 case["released_at"] = now
-            case["last_step_date"] = china_date(now)
-            state.stage(REFERRAL_CASES.table, key, case)
-            state.transition(
-                kind="referral",
-                owner=case["sender"],
-                key=case["referral_id"],
-                party=case["recipient"],
-                message_id=message_id,
-                before=before,
-                after=event,
-                detail=None,
-                at=now,
-                log_index=log_index,
-            )
+            _move(state, key, case, event, message_id, None, now, log_index, china_date(now))
 
 
 class ClueFeedbackLifecycle(Lifecycle):
@@ -244,7 +230,7 @@ class ClueFeedbackLifecycle(Lifecycle):
         payload = envelope.payload
         key = (str(envelope.in_reply_to), envelope.sender)
         case = state.cases[key]
-        before, after = case["state"], STAGES[payload["stage"]][0]
+        after = STAGES[payload["stage"]][0]
         if payload.get("disposition"):
             case["disposition"] = payload["disposition"]
         if case["first_feedback_at"] is None:
@@ -256,19 +242,37 @@ class ClueFeedbackLifecycle(Lifecycle):
             case["recovered_amount"] = sum(
                 (o.get("recovered_amount", Decimal(0)) for o in outcomes), Decimal(0)
             )
-        case["state"], case["updated_at"] = after, step.now
-        case["status_date"] = case["last_step_date"] = feedback_date(envelope)
-        state.stage(REFERRAL_CASES.table, key, case)
-        state.transition(
-            kind="referral",
-            owner=case["sender"],
-            key=case["referral_id"],
-            party=envelope.sender,
-            message_id=envelope.id,
-            before=before,
-            after=after,
-            detail=payload.get("disposition"),
-            at=step.now,
-            log_index=step.log_index,
-            business_date=case["status_date"],
-        )
+        case["status_date"] = dated = feedback_date(envelope)
+        detail = payload.get("disposition")
+        _move(state, key, case, after, envelope.id, detail, step.now, step.log_index, dated)
+
+
+def _move(
+    state: LifecycleState,
+    key: tuple[str, str],
+    case: ReferralCaseRow,
+    after: str,
+    message_id: str,
+    detail: str | None,
+    at: datetime,
+    log_index: int,
+    business_date: date,
+) -> None:
+    # A case's step: its row (state, time, its last step's date, which the figures' scan
+    # relies on) and the step itself, together.
+    before = case["state"]
+    case["state"], case["updated_at"], case["last_step_date"] = after, at, business_date
+    state.stage(REFERRAL_CASES.table, key, case)
+    state.transition(
+        kind="referral",
+        owner=case["sender"],
+        key=case["referral_id"],
+        party=case["recipient"],
+        message_id=message_id,
+        before=before,
+        after=after,
+        detail=detail,
+        at=at,
+        log_index=log_index,
+        business_date=business_date,
+    )
