@@ -54,7 +54,7 @@ from keys import SigningKey, jws
 from schemas import canonical_bytes, examples
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import fresh_postgres  # type: ignore[import-not-found]
+from ingest import fresh_store  # type: ignore[import-not-found]
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 SENDER = "audit.bench"
@@ -343,11 +343,7 @@ def main() -> None:
     receiver = f"http://127.0.0.1:{port}"
     webhook = receiver + "/hooks/exchange"
 
-    scratch = tempfile.TemporaryDirectory(prefix="exchange-bench-db-")  # removed after
-    if args.database == "postgresql":
-        url = fresh_postgres("exchange_bench_delivery")
-    else:
-        url = f"sqlite:///{scratch.name}/exchange.db"
+    url, scratch = fresh_store(args.database, "exchange_bench_delivery")
     store = Store(url, webhook)
     try:
         # The floor's request: a real webhook of this store, as a worker would send it.

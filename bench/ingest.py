@@ -60,6 +60,16 @@ def fresh_postgres(database: str) -> str:
     return url
 
 
+def fresh_store(database: str, name: str) -> tuple[str, tempfile.TemporaryDirectory[str]]:
+    """A fresh store's URL — PostgreSQL database ``name``, or an SQLite file — and the
+    temporary directory to remove after the run (left empty on PostgreSQL).
+    """
+    scratch = tempfile.TemporaryDirectory(prefix="exchange-bench-db-")
+    if database == "postgresql":
+        return fresh_postgres(name), scratch
+    return f"sqlite:///{scratch.name}/exchange.db", scratch
+
+
 def free_port() -> int:
     """A loopback port free now."""
     with socket.socket() as probe:
@@ -436,11 +446,7 @@ def arguments() -> argparse.Namespace:
 def main() -> None:
     """Run the benchmark and print its figures."""
     args = arguments()
-    scratch = tempfile.TemporaryDirectory(prefix="exchange-bench-db-")  # removed after
-    if args.database == "postgresql":
-        url = fresh_postgres("exchange_bench")
-    else:
-        url = f"sqlite:///{scratch.name}/exchange.db"
+    url, scratch = fresh_store(args.database, "exchange_bench")
     hub = Hub(url, args.workers)
     kid, key = "audit.bench#1", hub.keys["audit.bench"]
     try:

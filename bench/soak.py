@@ -56,7 +56,7 @@ from schemas import examples
 
 sys.path.insert(0, str(Path(__file__).parent))
 from delivery import receive, stats  # type: ignore[import-not-found]
-from ingest import fresh_postgres, percentile  # type: ignore[import-not-found]
+from ingest import fresh_store, percentile  # type: ignore[import-not-found]
 
 EXCHANGE = str(Path(sys.executable).parent / "exchange")
 AUDIT, DISCIPLINE = examples.AUDIT, examples.DISCIPLINE
@@ -509,11 +509,8 @@ def main() -> None:
     args = arguments()
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     warmup = args.warmup if args.warmup is not None else seconds / 6
-    with tempfile.TemporaryDirectory(prefix="exchange-soak-db-") as scratch:
-        if args.database == "postgresql":
-            url = fresh_postgres("exchange_soak")
-        else:
-            url = f"sqlite:///{scratch}/exchange.db"
+    url, scratch = fresh_store(args.database, "exchange_soak")
+    with scratch:
         text, ok = report(run(seconds, url, warmup))
     print(text)
     sys.exit(0 if ok else 1)
