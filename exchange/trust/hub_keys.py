@@ -230,8 +230,12 @@ def add_sealing_key(keys_dir: Path, *, now: datetime) -> str:
     kid = _sealing_kid(now)
     if kid in ring.kids:
         kid = f"{kid}-{now:%H%M%S}"
-    if kid in ring.kids:
-        raise BadRequest(f"sealing key {kid} exists already: rotate again later.")
+    # Rotated again within the second: numbered. A kid only names its key; the ring itself
+    # keeps which one is primary.
+    stem, number = kid, 1
+    while kid in ring.kids:
+        number += 1
+        kid = f"{stem}-{number}"
     save_key_ring(keys_dir / SEALING_RING, ring.with_key(kid, _new_sealing_key()))
     return kid
 

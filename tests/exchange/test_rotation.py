@@ -264,3 +264,16 @@ def test_rotate_sealing_while_serving_resumes_after_a_kill(
     newest = served(env).trust.sealing.primary_kid
     assert newest != new_kid and again.startswith(f"new sealing key {newest}")
     assert set(census(the_hub.readers, the_hub.trust.sealing)) == {newest}
+
+
+def test_sealing_keys_rotated_within_one_second_each_get_a_kid_of_their_own(
+    tmp_path: Path,
+) -> None:
+    keys_dir = tmp_path / "keys"
+    now = datetime(2026, 12, 4, 22, 19, 36, tzinfo=UTC)
+    HubTrust.ensure(keys_dir, now=now)
+    kids = [add_sealing_key(keys_dir, now=now) for _ in range(3)]
+    assert kids == ["seal-20261204-221936", "seal-20261204-221936-2", "seal-20261204-221936-3"]
+    ring = HubTrust.load(keys_dir).sealing
+    assert ring.primary_kid == kids[-1]
+    assert ring.kids == ("seal-20261204", *kids)
